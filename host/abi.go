@@ -1,0 +1,324 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmhot/wasmhot/modules"
+)
+
+// ABIModule is the import module name of the guest ABI.
+const ABIModule = "wasmhot"
+
+// Error codes the ABI returns to guests.
+const (
+	abiUndef       = -1 // spawn, call_bytes: no such module:function
+	abiNoProc      = -1 // send: no such process
+	abiTimeout     = -1 // receive: timeout
+	abiLimit       = -2 // spawn: process limit; send: mailbox full
+	abiBadArity    = -2 // call_bytes: not a bytes function
+	abiBadArgument = -3 // a pointer, length or name the host cannot use
+)
+
+var (
+	i32 = api.ValueTypeI32
+	i64 = api.ValueTypeI64
+)
+
+type abiFunc struct {
+	name string
+	sig  modules.Signature
+	fn   func(h *Host, ctx context.Context, m api.Module, stack []uint64)
+}
+
+func sig(params []api.ValueType, results ...api.ValueType) modules.Signature {
+	return modules.Signature{Params: params, Results: results}
+}
+
+func vt(ts ...api.ValueType) []api.ValueType { return ts }
+
+// abi lists the imports of ABI v1 with their Wasm types.
+var abi = []abiFunc{
+	{"self", sig(nil, i64), (*Host).abiSelf},
+	{"spawn", sig(vt(i32, i32, i32, i32, i32, i32), i64), (*Host).abiSpawn},
+	{"send", sig(vt(i64, i32, i32), i32), (*Host).abiSend},
+	{"receive", sig(vt(i32, i32, i32), i32), (*Host).abiReceive},
+	{"sleep", sig(vt(i32)), (*Host).abiSleep},
+	{"state", sig(vt(i32, i32), i32), (*Host).abiState},
+	{"set_state", sig(vt(i32, i32)), (*Host).abiSetState},
+	{"continue", sig(vt(i32, i32)), (*Host).abiContinue},
+	{"call_bytes", sig(vt(i32, i32, i32, i32, i32, i32, i32, i32), i32), (*Host).abiCallBytes},
+	{"log", sig(vt(i32, i32)), (*Host).abiLog},
+}
+
+func (h *Host) instantiateABI(ctx context.Context) error {
+	b := h.r.NewHostModuleBuilder(ABIModule)
+	for _, f := range abi {
+		fn := f.fn
+		b = b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
+			fn(h, ctx, m, stack)
+		}), f.sig.Params, f.sig.Results).Export(f.name)
+	}
+	if _, err := b.Instantiate(ctx); err != nil {
+		return fmt.Errorf("host: instantiate the %s module: %w", ABIModule, err)
+	}
+	return nil
+}
+
+// checkImport is the code table's import policy: wasmhot imports must be
+// ABI v1 functions with their exact types.
+func (h *Host) checkImport(imp modules.Import) error {
+	if imp.Module == ABIModule {
+		for _, f := range abi {
+			if f.name == imp.Name {
+				if !f.sig.Equal(imp.Signature) {
+					return fmt.Errorf("wasmhot.%s has type %s", f.name, f.sig)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("wasmhot has no function %q in ABI v1", imp.Name)
+	}
+	return fmt.Errorf("unknown import module %q", imp.Module)
+}
+
+// exit unwinds the calling guest: the process (if any) ends with reason.
+func exit(p *process, reason Reason, err error) {
+	if p != nil {
+		p.mu.Lock()
+		if p.fail == nil {
+			p.fail = &Exit{Reason: reason, Err: err}
+		}
+		p.mu.Unlock()
+	}
+	panic(sys.NewExitError(exitKilled))
+}
+
+// read returns the guest bytes at ptr, len (i32 values from the stack),
+// copied, or ok false when they lie outside the memory.
+func read(m api.Module, ptr, n uint64) ([]byte, bool) {
+	p, l := int32(ptr), int32(n)
+	if p < 0 || l < 0 || m.Memory() == nil {
+		return nil, false
+	}
+	b, ok := m.Memory().Read(uint32(p), uint32(l))
+	if !ok {
+		return nil, false
+	}
+	return append([]byte(nil), b...), true
+}
+
+// readName reads a module or function name: valid UTF-8, at most 255 bytes.
+func readName(m api.Module, ptr, n uint64) (string, bool) {
+	if int32(n) > 255 {
+		return "", false
+	}
+	b, ok := read(m, ptr, n)
+	if !ok || len(b) == 0 || !utf8.Valid(b) {
+		return "", false
+	}
+	return string(b), true
+}
+
+// buffer checks that ptr, cap (i32s) lie inside the memory.
+func buffer(m api.Module, ptr, capacity uint64) (uint32, uint32, bool) {
+	p, c := int32(ptr), int32(capacity)
+	if p < 0 || c < 0 || m.Memory() == nil {
+		return 0, 0, false
+	}
+	if uint64(p)+uint64(c) > uint64(m.Memory().Size()) {
+		return 0, 0, false
+	}
+	return uint32(p), uint32(c), true
+}
+
+func (h *Host) abiSelf(ctx context.Context, m api.Module, stack []uint64) {
+	if p := procFrom(ctx); p != nil {
+		stack[0] = uint64(p.handle)
+	} else {
+		stack[0] = 0
+	}
+}
+
+func (h *Host) abiSpawn(ctx context.Context, m api.Module, stack []uint64) {
+	mod, ok1 := readName(m, stack[0], stack[1])
+	fn, ok2 := readName(m, stack[2], stack[3])
+	arg, ok3 := read(m, stack[4], stack[5])
+	if !ok1 || !ok2 || !ok3 || !modules.ValidName(mod) {
+		stack[0] = i64Code(abiBadArgument)
+		return
+	}
+	p, err := h.spawn(ctx, mod, fn, arg)
+	switch {
+	case err == nil:
+		stack[0] = uint64(p.handle)
+	case errors.Is(err, ErrLimit):
+		stack[0] = i64Code(abiLimit)
+	case errors.Is(err, ErrUndef), errors.Is(err, ErrBadArity):
+		stack[0] = i64Code(abiUndef)
+	default:
+		stack[0] = i64Code(abiBadArgument)
+	}
+}
+
+func i64Code(c int64) uint64 { return uint64(c) }
+func i32Code(c int32) uint64 { return uint64(uint32(c)) }
+
+func (h *Host) abiSend(ctx context.Context, m api.Module, stack []uint64) {
+	to := int64(stack[0])
+	if int32(stack[2]) > int32(h.cfg.maxMessageSize) {
+		stack[0] = i32Code(abiLimit)
+		return
+	}
+	msg, ok := read(m, stack[1], stack[2])
+	if !ok {
+		stack[0] = i32Code(abiBadArgument)
+		return
+	}
+	stack[0] = i32Code(h.send(h.procs.get(to), msg))
+}
+
+// send delivers msg (owned by the mailbox from now on) and returns the ABI
+// code.
+func (h *Host) send(p *process, msg []byte) int32 {
+	if p == nil || p.status.Load() == Exited {
+		return abiNoProc
+	}
+	if !p.mbox.put(msg) {
+		return abiLimit
+	}
+	return 0
+}
+
+func (h *Host) abiReceive(ctx context.Context, m api.Module, stack []uint64) {
+	p := procFrom(ctx)
+	ptr, capacity, ok := buffer(m, stack[0], stack[1])
+	if !ok {
+		exit(p, BadArg, fmt.Errorf("receive: buffer %d+%d outside memory", int32(stack[0]), int32(stack[1])))
+	}
+	timeout := int32(stack[2])
+	if p == nil {
+		stack[0] = i32Code(abiTimeout)
+		return
+	}
+	var timer <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(time.Duration(timeout) * time.Millisecond)
+		defer t.Stop()
+		timer = t.C
+	}
+	for {
+		msg, n, ok := p.mbox.take(int(capacity))
+		if ok {
+			if n <= int(capacity) {
+				m.Memory().Write(ptr, msg)
+			}
+			stack[0] = i32Code(int32(n))
+			return
+		}
+		if timeout == 0 {
+			stack[0] = i32Code(abiTimeout)
+			return
+		}
+		p.setStatus(Suspended)
+		select {
+		case <-p.mbox.notify:
+			p.setStatus(Running)
+		case <-timer:
+			p.setStatus(Running)
+			stack[0] = i32Code(abiTimeout)
+			return
+		case <-p.killCh:
+			exit(p, Killed, nil)
+		}
+	}
+}
+
+func (h *Host) abiSleep(ctx context.Context, m api.Module, stack []uint64) {
+	ms := int32(stack[0])
+	if ms <= 0 {
+		return
+	}
+	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+	defer t.Stop()
+	p := procFrom(ctx)
+	if p == nil {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		return
+	}
+	p.setStatus(Suspended)
+	select {
+	case <-t.C:
+		p.setStatus(Running)
+	case <-p.killCh:
+		exit(p, Killed, nil)
+	}
+}
+
+func (h *Host) abiState(ctx context.Context, m api.Module, stack []uint64) {
+	p := procFrom(ctx)
+	ptr, capacity, ok := buffer(m, stack[0], stack[1])
+	if !ok {
+		exit(p, BadArg, fmt.Errorf("state: buffer %d+%d outside memory", int32(stack[0]), int32(stack[1])))
+	}
+	if p == nil {
+		stack[0] = 0
+		return
+	}
+	p.mu.Lock()
+	st := p.state
+	p.mu.Unlock()
+	if len(st) <= int(capacity) {
+		m.Memory().Write(ptr, st)
+	}
+	stack[0] = i32Code(int32(len(st)))
+}
+
+func (h *Host) abiSetState(ctx context.Context, m api.Module, stack []uint64) {
+	p := procFrom(ctx)
+	if int32(stack[1]) > int32(h.cfg.maxMessageSize) {
+		exit(p, Limit, fmt.Errorf("set_state: %d bytes, limit %d", int32(stack[1]), h.cfg.maxMessageSize))
+	}
+	st, ok := read(m, stack[0], stack[1])
+	if !ok {
+		exit(p, BadArg, fmt.Errorf("set_state: %d+%d outside memory", int32(stack[0]), int32(stack[1])))
+	}
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.state = st
+	p.mu.Unlock()
+}
+
+func (h *Host) abiContinue(ctx context.Context, m api.Module, stack []uint64) {
+	p := procFrom(ctx)
+	fn, ok := readName(m, stack[0], stack[1])
+	if !ok {
+		exit(p, BadArg, fmt.Errorf("continue: bad function name at %d+%d", int32(stack[0]), int32(stack[1])))
+	}
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.cont = fn
+	p.mu.Unlock()
+}
+
+func (h *Host) abiLog(ctx context.Context, m api.Module, stack []uint64) {
+	p := procFrom(ctx)
+	line, ok := read(m, stack[0], stack[1])
+	if !ok {
+		exit(p, BadArg, fmt.Errorf("log: %d+%d outside memory", int32(stack[0]), int32(stack[1])))
+	}
+	h.logLine(ctx, m, p, line)
+}

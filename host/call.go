@@ -1,0 +1,222 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmhot/wasmhot/exports"
+	"github.com/wasmhot/wasmhot/modules"
+)
+
+// Func is a resolved module:function name. Every call through it goes
+// through the export table to the module's current version at call time;
+// resolving once saves the name lookup of [Host.Call].
+type Func struct {
+	h    *Host
+	slot *exports.Slot[target]
+}
+
+// Func resolves module:function. The function need not exist yet: calls fail
+// with ErrUndef until a version of the module exports it.
+func (h *Host) Func(module, function string) (*Func, error) {
+	if err := modules.CheckName(module); err != nil {
+		return nil, err
+	}
+	return &Func{h: h, slot: h.slot(module, function)}, nil
+}
+
+// Name returns "module:function".
+func (f *Func) Name() string { return f.slot.Module + ":" + f.slot.Function }
+
+// Call calls module:function with the given Wasm values (i32 and f32 in the
+// low 32 bits, as wazero's api.Encode* helpers make them) and returns its
+// results. It fails with ErrUndef when the current version lacks the
+// function, ErrBadArity when the number of arguments differs from the
+// function's parameters, ErrPurged when the version was purged under the
+// call, ErrTrap when the guest trapped.
+func (h *Host) Call(ctx context.Context, module, function string, args ...uint64) ([]uint64, error) {
+	f, err := h.Func(module, function)
+	if err != nil {
+		return nil, err
+	}
+	return f.Call(ctx, args...)
+}
+
+// Call calls the function; see [Host.Call].
+func (f *Func) Call(ctx context.Context, args ...uint64) ([]uint64, error) {
+	if err := f.h.checkOpen(); err != nil {
+		return nil, err
+	}
+	for {
+		t := f.slot.Lookup()
+		if t == nil {
+			return nil, undefErr(f.slot.Module, f.slot.Function)
+		}
+		if len(args) != len(t.sig.Params) {
+			return nil, fmt.Errorf("module[%s] function[%s]: %w: %d arguments for %s",
+				f.slot.Module, f.slot.Function, ErrBadArity, len(args), t.sig)
+		}
+		c := t.code
+		if !c.gate.Enter() {
+			continue // purged since the lookup; the table has moved on
+		}
+		res, err := c.callGo(ctx, t, args)
+		c.gate.Leave()
+		return res, err
+	}
+}
+
+// callGo runs one Go → guest call on a pooled instance. The caller holds the
+// gate.
+func (c *code) callGo(ctx context.Context, t *target, args []uint64) ([]uint64, error) {
+	if c.h.cfg.callTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.h.cfg.callTimeout)
+		defer cancel()
+	}
+	in, err := c.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := max(len(t.sig.Params), len(t.sig.Results))
+	stack := make([]uint64, n)
+	copy(stack, args)
+	if err := in.fn(t.idx).CallWithStack(ctx, stack); err != nil {
+		return nil, c.callError(ctx, in, t, err)
+	}
+	c.put(in)
+	return stack[:len(t.sig.Results)], nil
+}
+
+// callError classifies the failure of a call on in and discards in.
+func (c *code) callError(ctx context.Context, in *instance, t *target, err error) error {
+	purged := c.gate.Closed() && isClosed(in)
+	in.close(0)
+	name := c.ver.Exports[t.idx].Name
+	switch {
+	case purged:
+		return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, name, ErrPurged)
+	case ctx.Err() != nil:
+		return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, name, ctx.Err())
+	default:
+		return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w: %v", c.ver.Name, c.ver.Vsn, name, ErrTrap, err)
+	}
+}
+
+func isClosed(in *instance) bool {
+	select {
+	case <-in.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// CallBytes calls module:function by the bytes convention: the callee
+// exports alloc(len i32) -> ptr i32 and function(ptr, len i32) -> i64
+// returning ptr<<32|len of its result in its own memory. The host copies the
+// input in and the result out, so neither side sees the other's memory.
+func (h *Host) CallBytes(ctx context.Context, module, function string, in []byte) ([]byte, error) {
+	f, err := h.Func(module, function)
+	if err != nil {
+		return nil, err
+	}
+	return f.CallBytes(ctx, in)
+}
+
+var bytesSig = modules.Signature{
+	Params:  []api.ValueType{api.ValueTypeI32, api.ValueTypeI32},
+	Results: []api.ValueType{api.ValueTypeI64},
+}
+
+// CallBytes calls the function by the bytes convention; see [Host.CallBytes].
+func (f *Func) CallBytes(ctx context.Context, in []byte) ([]byte, error) {
+	if err := f.h.checkOpen(); err != nil {
+		return nil, err
+	}
+	if len(in) > f.h.cfg.maxMessageSize {
+		return nil, fmt.Errorf("module[%s] function[%s]: %w: input of %d bytes, limit %d",
+			f.slot.Module, f.slot.Function, ErrLimit, len(in), f.h.cfg.maxMessageSize)
+	}
+	for {
+		t := f.slot.Lookup()
+		if t == nil {
+			return nil, undefErr(f.slot.Module, f.slot.Function)
+		}
+		if !t.sig.Equal(bytesSig) {
+			return nil, fmt.Errorf("module[%s] function[%s]: %w: %s is not a bytes function %s",
+				f.slot.Module, f.slot.Function, ErrBadArity, t.sig, bytesSig)
+		}
+		c := t.code
+		if !c.gate.Enter() {
+			continue
+		}
+		out, err := c.callBytesGo(ctx, t, in)
+		c.gate.Leave()
+		return out, err
+	}
+}
+
+func (c *code) callBytesGo(ctx context.Context, t *target, data []byte) ([]byte, error) {
+	if c.h.cfg.callTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.h.cfg.callTimeout)
+		defer cancel()
+	}
+	in, err := c.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := in.callBytes(ctx, t.idx, data, c.h.cfg.maxMessageSize)
+	if err != nil {
+		var be *bytesError
+		if errors.As(err, &be) {
+			in.close(0) // its memory may be in any state
+			return nil, err
+		}
+		return nil, c.callError(ctx, in, t, err)
+	}
+	c.put(in)
+	return out, nil
+}
+
+// bytesError is a breach of the bytes convention by the callee.
+type bytesError struct{ msg string }
+
+func (e *bytesError) Error() string { return e.msg }
+func (e *bytesError) Unwrap() error { return ErrBadResult }
+
+// callBytes runs the bytes convention on this instance: alloc, copy in,
+// call, copy out. Wasm errors are returned unwrapped; convention breaches as
+// *bytesError.
+func (in *instance) callBytes(ctx context.Context, idx int, data []byte, limit int) ([]byte, error) {
+	c := in.code
+	name := c.ver.Name + ":" + c.ver.Exports[idx].Name
+	if c.alloc < 0 || in.mem == nil {
+		return nil, &bytesError{fmt.Sprintf("host: %s: module exports no alloc(i32)->i32 or no memory", name)}
+	}
+	stack := []uint64{uint64(len(data))}
+	if err := in.fn(c.alloc).CallWithStack(ctx, stack); err != nil {
+		return nil, err
+	}
+	ptr := uint32(stack[0])
+	if !in.mem.Write(ptr, data) {
+		return nil, &bytesError{fmt.Sprintf("host: %s: alloc(%d) returned %#x, outside memory of %d bytes", name, len(data), ptr, in.mem.Size())}
+	}
+	stack = []uint64{uint64(ptr), uint64(len(data))}
+	if err := in.fn(idx).CallWithStack(ctx, stack); err != nil {
+		return nil, err
+	}
+	optr, olen := uint32(stack[0]>>32), uint32(stack[0])
+	if int64(olen) > int64(limit) {
+		return nil, &bytesError{fmt.Sprintf("host: %s: result of %d bytes, limit %d", name, olen, limit)}
+	}
+	out, ok := in.mem.Read(optr, olen)
+	if !ok {
+		return nil, &bytesError{fmt.Sprintf("host: %s: result %#x+%d outside memory of %d bytes", name, optr, olen, in.mem.Size())}
+	}
+	return append([]byte(nil), out...), nil
+}

@@ -1,0 +1,234 @@
+package host
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmhot/wasmhot/modules"
+	"github.com/wasmhot/wasmhot/purger"
+)
+
+// exitKilled is the exit code of an instance closed by a purge or a kill.
+const exitKilled = 137
+
+// code is the runtime side of one loaded version: its call targets, its
+// instances and the gate that counts calls in flight in it. It implements
+// purger.Target.
+type code struct {
+	h       *Host
+	ver     *modules.Version
+	gate    purger.Gate
+	targets map[string]*target
+	alloc   int // index of the "alloc" export in ver.Exports, or -1
+	modCfg  wazero.ModuleConfig
+
+	mu    sync.Mutex
+	idle  []*instance            // pooled instances for Go calls
+	live  map[*instance]struct{} // every open instance of this version
+	procs map[*process]int       // processes lingering here, with a count of holds
+	freed bool
+}
+
+// target is an export table entry: one exported function of one version.
+type target struct {
+	code *code
+	idx  int // index in code.ver.Exports and instance.fns
+	sig  modules.Signature
+}
+
+func (h *Host) newCode(v *modules.Version) *code {
+	c := &code{
+		h:       h,
+		ver:     v,
+		targets: make(map[string]*target, len(v.Exports)),
+		alloc:   -1,
+		live:    map[*instance]struct{}{},
+		procs:   map[*process]int{},
+	}
+	starts := []string{}
+	for i, f := range v.Exports {
+		c.targets[f.Name] = &target{code: c, idx: i, sig: f.Signature}
+		if f.Name == "alloc" && f.Signature.Equal(allocSig) {
+			c.alloc = i
+		}
+		if f.Name == "_initialize" && len(f.Params) == 0 && len(f.Results) == 0 {
+			starts = append(starts, "_initialize")
+		}
+	}
+	c.modCfg = wazero.NewModuleConfig().WithName("").WithStartFunctions(starts...).WithRandSource(rand.Reader)
+	return c
+}
+
+var allocSig = modules.Signature{Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}}
+
+// instance is one Wasm instance of a version. It is used by one goroutine at
+// a time: a Go call borrowed it from the pool, or a process owns it.
+type instance struct {
+	code *code
+	mod  api.Module
+	fns  []api.Function // cached exports, by index in code.ver.Exports
+	mem  api.Memory
+	done chan struct{} // closed when the host closes the instance
+
+	closeOnce sync.Once
+}
+
+func (in *instance) fn(idx int) api.Function {
+	f := in.fns[idx]
+	if f == nil {
+		f = in.mod.ExportedFunction(in.code.ver.Exports[idx].Name)
+		in.fns[idx] = f
+	}
+	return f
+}
+
+// instantiate makes a new instance. The caller must hold the gate.
+func (c *code) instantiate(ctx context.Context) (*instance, error) {
+	mod, err := c.h.r.InstantiateModule(ctx, c.ver.Compiled, c.modCfg)
+	if err != nil {
+		return nil, fmt.Errorf("module[%s] vsn[%d]: instantiate: %w: %v", c.ver.Name, c.ver.Vsn, ErrTrap, err)
+	}
+	in := &instance{
+		code: c,
+		mod:  mod,
+		fns:  make([]api.Function, len(c.ver.Exports)),
+		mem:  mod.Memory(),
+		done: make(chan struct{}),
+	}
+	c.mu.Lock()
+	if c.freed {
+		c.mu.Unlock()
+		in.close(exitKilled)
+		return nil, fmt.Errorf("module[%s] vsn[%d]: %w", c.ver.Name, c.ver.Vsn, ErrPurged)
+	}
+	c.live[in] = struct{}{}
+	c.mu.Unlock()
+	c.h.insts.Store(mod, in)
+	return in, nil
+}
+
+// close closes the instance: running Wasm stops (sandboxed mode) and host
+// functions blocked on behalf of it wake up.
+func (in *instance) close(exitCode uint32) {
+	in.closeOnce.Do(func() {
+		close(in.done)
+		_ = in.mod.CloseWithExitCode(context.Background(), exitCode)
+		c := in.code
+		c.h.insts.Delete(in.mod)
+		c.mu.Lock()
+		delete(c.live, in)
+		c.mu.Unlock()
+	})
+}
+
+// get borrows an instance for a Go call. The caller must hold the gate.
+func (c *code) get(ctx context.Context) (*instance, error) {
+	c.mu.Lock()
+	if n := len(c.idle); n > 0 {
+		in := c.idle[n-1]
+		c.idle = c.idle[:n-1]
+		c.mu.Unlock()
+		return in, nil
+	}
+	c.mu.Unlock()
+	return c.instantiate(ctx)
+}
+
+// put returns a borrowed instance; a closed one is dropped.
+func (c *code) put(in *instance) {
+	if in.mod.IsClosed() {
+		in.close(0)
+		return
+	}
+	c.mu.Lock()
+	if c.freed {
+		c.mu.Unlock()
+		in.close(exitKilled)
+		return
+	}
+	c.idle = append(c.idle, in)
+	c.mu.Unlock()
+}
+
+// Gate implements purger.Target.
+func (c *code) Gate() *purger.Gate { return &c.gate }
+
+// Lingering implements purger.Target.
+func (c *code) Lingering() []purger.Process {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]purger.Process, 0, len(c.procs))
+	for p := range c.procs {
+		out = append(out, p)
+	}
+	return out
+}
+
+// InterruptCalls implements purger.Target: it closes every instance in use.
+// In sandboxed mode that stops the Wasm running in it; in trusted mode the
+// call notices when it next returns to the host.
+func (c *code) InterruptCalls() {
+	c.mu.Lock()
+	idle := make(map[*instance]bool, len(c.idle))
+	for _, in := range c.idle {
+		idle[in] = true
+	}
+	var busy []*instance
+	for in := range c.live {
+		if !idle[in] {
+			busy = append(busy, in)
+		}
+	}
+	c.mu.Unlock()
+	for _, in := range busy {
+		in.close(exitKilled)
+	}
+}
+
+// Free implements purger.Target: it closes every instance and the compiled
+// code and frees the old slot.
+func (c *code) Free() {
+	c.mu.Lock()
+	c.freed = true
+	all := make([]*instance, 0, len(c.live))
+	for in := range c.live {
+		all = append(all, in)
+	}
+	c.idle = nil
+	c.mu.Unlock()
+	for _, in := range all {
+		in.close(exitKilled)
+	}
+	c.h.table.FreeOld(c.ver.Name, c.ver)
+	c.h.forget(c)
+	_ = c.ver.Compiled.Close(context.Background())
+}
+
+// hold records that p lingers in c (its own instance, or a call on its
+// stack); release undoes one hold.
+func (c *code) hold(p *process) {
+	c.mu.Lock()
+	c.procs[p]++
+	c.mu.Unlock()
+}
+
+func (c *code) release(p *process) {
+	c.mu.Lock()
+	if c.procs[p] <= 1 {
+		delete(c.procs, p)
+	} else {
+		c.procs[p]--
+	}
+	c.mu.Unlock()
+}
+
+func (c *code) lingering() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.procs)
+}

@@ -1,0 +1,151 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// Mode says how far the host can stop running guest code.
+type Mode int
+
+const (
+	// Sandboxed hosts can interrupt any running guest: purge stops calls and
+	// kills processes even while they spin in Wasm, and a cancelled ctx stops
+	// a call. The price is a check on every Wasm loop iteration and a watcher
+	// goroutine per Go → Wasm call (see docs/design.md for the figures).
+	Sandboxed Mode = iota
+	// Trusted hosts run guest code at full speed, but can stop it only at
+	// host-call boundaries (receive, sleep, send...). Purge waits for calls
+	// in flight and a guest spinning in Wasm without calling the host cannot
+	// be killed until it does.
+	Trusted
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Sandboxed:
+		return "sandboxed"
+	case Trusted:
+		return "trusted"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// Defaults of [Config].
+const (
+	DefaultMemoryLimitPages = 256      // 16 MiB per instance
+	DefaultMaxModuleSize    = 32 << 20 // bytes
+	DefaultMaxModules       = 10_000   // names with a current or old version
+	DefaultMaxProcesses     = 100_000  // live processes per host
+	DefaultMailboxLimit     = 100_000  // messages queued per process
+	DefaultMaxMessageSize   = 16 << 20 // bytes per message, state and bytes call
+	DefaultPurgeTimeout     = 5 * time.Second
+)
+
+// Config is the immutable configuration of a [Host]. Each With method returns
+// a changed copy; [New] validates the result.
+type Config struct {
+	mode             Mode
+	memoryLimitPages uint32
+	maxModuleSize    int
+	maxModules       int
+	maxProcesses     int
+	mailboxLimit     int
+	maxMessageSize   int
+	callTimeout      time.Duration
+	log              io.Writer
+}
+
+// NewConfig returns the default configuration: sandboxed mode, the limits
+// named Default*, guest log lines to stderr.
+func NewConfig() Config {
+	return Config{
+		mode:             Sandboxed,
+		memoryLimitPages: DefaultMemoryLimitPages,
+		maxModuleSize:    DefaultMaxModuleSize,
+		maxModules:       DefaultMaxModules,
+		maxProcesses:     DefaultMaxProcesses,
+		mailboxLimit:     DefaultMailboxLimit,
+		maxMessageSize:   DefaultMaxMessageSize,
+		log:              os.Stderr,
+	}
+}
+
+// WithMode sets [Sandboxed] or [Trusted] execution.
+func (c Config) WithMode(m Mode) Config { c.mode = m; return c }
+
+// WithMemoryLimitPages caps each instance's linear memory, in 64 KiB pages
+// (1..65536). A module that declares more fails to load; memory.grow past
+// the cap returns -1 to the guest.
+func (c Config) WithMemoryLimitPages(n uint32) Config { c.memoryLimitPages = n; return c }
+
+// WithMaxModuleSize caps the size of a module's bytes.
+func (c Config) WithMaxModuleSize(bytes int) Config { c.maxModuleSize = bytes; return c }
+
+// WithMaxModules caps the number of loaded module names.
+func (c Config) WithMaxModules(n int) Config { c.maxModules = n; return c }
+
+// WithMaxProcesses caps the number of live processes.
+func (c Config) WithMaxProcesses(n int) Config { c.maxProcesses = n; return c }
+
+// WithMailboxLimit caps the number of messages queued per process; a send to
+// a full mailbox fails and drops nothing that was queued.
+func (c Config) WithMailboxLimit(n int) Config { c.mailboxLimit = n; return c }
+
+// WithMaxMessageSize caps the bytes of one message, of a process state and of
+// each side of a bytes call.
+func (c Config) WithMaxMessageSize(bytes int) Config { c.maxMessageSize = bytes; return c }
+
+// WithCallTimeout bounds every Go → guest call made through the host API
+// (0, the default: no bound beyond the caller's ctx). It stops a spinning
+// guest only in Sandboxed mode.
+func (c Config) WithCallTimeout(d time.Duration) Config { c.callTimeout = d; return c }
+
+// WithLog sets where guest log lines go (nil: discard).
+func (c Config) WithLog(w io.Writer) Config {
+	if w == nil {
+		w = io.Discard
+	}
+	c.log = w
+	return c
+}
+
+// Mode returns the configured execution mode.
+func (c Config) Mode() Mode { return c.mode }
+
+func (c Config) validate() error {
+	var errs []error
+	if c.mode != Sandboxed && c.mode != Trusted {
+		errs = append(errs, fmt.Errorf("unknown mode %d", int(c.mode)))
+	}
+	if c.memoryLimitPages < 1 || c.memoryLimitPages > 65536 {
+		errs = append(errs, fmt.Errorf("memory limit %d pages: want 1..65536", c.memoryLimitPages))
+	}
+	for _, l := range []struct {
+		name string
+		v    int
+	}{
+		{"max module size", c.maxModuleSize},
+		{"max modules", c.maxModules},
+		{"max processes", c.maxProcesses},
+		{"mailbox limit", c.mailboxLimit},
+		{"max message size", c.maxMessageSize},
+	} {
+		if l.v < 1 {
+			errs = append(errs, fmt.Errorf("%s %d: want >= 1", l.name, l.v))
+		}
+	}
+	if c.maxMessageSize > 1<<30 {
+		errs = append(errs, fmt.Errorf("max message size %d: want <= 1 GiB", c.maxMessageSize))
+	}
+	if c.callTimeout < 0 {
+		errs = append(errs, fmt.Errorf("call timeout %v: want >= 0", c.callTimeout))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("host: bad config: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmhot/wasmhot/modules"
+)
+
+// callee returns an instance of c for a call made by p, and a function that
+// ends the call. While the call runs, p lingers in c (a call on its stack).
+// Each process keeps one instance per version it calls into; a nested call
+// into a version whose cached instance is busy gets a pooled one, because a
+// wazero function must not be re-entered. The caller holds c's gate.
+func (p *process) callee(ctx context.Context, c *code) (*instance, func(), error) {
+	p.mu.Lock()
+	in := p.callees[c]
+	if in != nil && (p.busy[in] || isClosed(in)) {
+		if isClosed(in) {
+			delete(p.callees, c)
+		}
+		in = nil
+	}
+	p.mu.Unlock()
+	pooled := false
+	if in == nil {
+		var err error
+		if p.hasCallee(c) {
+			in, err = c.get(ctx)
+			pooled = true
+		} else {
+			in, err = c.instantiate(ctx)
+			if err == nil {
+				p.mu.Lock()
+				p.callees[c] = in
+				p.mu.Unlock()
+			}
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	p.mu.Lock()
+	p.busy[in] = true
+	p.mu.Unlock()
+	c.hold(p)
+	return in, func() {
+		c.release(p)
+		p.mu.Lock()
+		delete(p.busy, in)
+		p.mu.Unlock()
+		if pooled {
+			c.put(in)
+		}
+	}, nil
+}
+
+func (p *process) hasCallee(c *code) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.callees[c] != nil
+}
+
+// closeCallees closes the instances p cached for its calls.
+func (p *process) closeCallees() {
+	p.mu.Lock()
+	cs := p.callees
+	p.callees = map[*code]*instance{}
+	p.mu.Unlock()
+	for _, in := range cs {
+		in.close(0)
+	}
+}
+
+// abiCallBytes is call_bytes: an external bytes call mod:fn(in) through the
+// export table, from a guest.
+func (h *Host) abiCallBytes(ctx context.Context, m api.Module, stack []uint64) {
+	p := procFrom(ctx)
+	mod, ok1 := readName(m, stack[0], stack[1])
+	fn, ok2 := readName(m, stack[2], stack[3])
+	if int32(stack[5]) > int32(h.cfg.maxMessageSize) {
+		stack[0] = i32Code(abiBadArgument)
+		return
+	}
+	data, ok3 := read(m, stack[4], stack[5])
+	outPtr, outCap, ok4 := buffer(m, stack[6], stack[7])
+	if !ok1 || !ok2 || !ok3 || !ok4 || !modules.ValidName(mod) {
+		stack[0] = i32Code(abiBadArgument)
+		return
+	}
+	slot := h.slot(mod, fn)
+	for {
+		t := slot.Lookup()
+		if t == nil {
+			stack[0] = i32Code(abiUndef)
+			return
+		}
+		if !t.sig.Equal(bytesSig) || t.code.alloc < 0 || !t.code.ver.Memory {
+			stack[0] = i32Code(abiBadArity)
+			return
+		}
+		c := t.code
+		if !c.gate.Enter() {
+			continue
+		}
+		out, err := h.guestBytesCall(ctx, p, t, data)
+		c.gate.Leave()
+		if err != nil {
+			if p != nil && p.killed() {
+				exit(p, Killed, nil)
+			}
+			exit(p, Trap, err)
+		}
+		if len(out) <= int(outCap) {
+			m.Memory().Write(outPtr, out)
+		}
+		stack[0] = i32Code(int32(len(out)))
+		return
+	}
+}
+
+// guestBytesCall runs a bytes call for a guest: on the calling process's
+// instance of the callee's version, or on a pooled one for a Go call.
+func (h *Host) guestBytesCall(ctx context.Context, p *process, t *target, data []byte) ([]byte, error) {
+	c := t.code
+	if p == nil {
+		return c.callBytesGo(ctx, t, data)
+	}
+	in, done, err := p.callee(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	out, err := in.callBytes(ctx, t.idx, data, h.cfg.maxMessageSize)
+	done()
+	if err != nil {
+		var be *bytesError
+		if !errors.As(err, &be) {
+			in.close(0)
+		}
+		return nil, fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, c.ver.Exports[t.idx].Name, err)
+	}
+	return out, nil
+}
+
+// logLine writes one guest log line, prefixed by module, vsn and pid.
+func (h *Host) logLine(ctx context.Context, m api.Module, p *process, line []byte) {
+	var prefix []byte
+	if in := h.instanceOf(m, p); in != nil {
+		prefix = append(prefix, in.code.ver.Name...)
+		prefix = append(prefix, " v"...)
+		prefix = strconv.AppendUint(prefix, in.code.ver.Vsn, 10)
+	} else {
+		prefix = append(prefix, '?')
+	}
+	prefix = append(prefix, ' ')
+	if p != nil {
+		prefix = append(prefix, p.id.String()...)
+	} else {
+		prefix = append(prefix, '-')
+	}
+	prefix = append(prefix, ": "...)
+	prefix = append(prefix, line...)
+	prefix = append(prefix, '\n')
+	h.logMu.Lock()
+	_, _ = h.cfg.log.Write(prefix)
+	h.logMu.Unlock()
+}
+
+// instanceOf returns the wasmhot instance behind a wazero module.
+func (h *Host) instanceOf(m api.Module, p *process) *instance {
+	if v, ok := h.insts.Load(m); ok {
+		return v.(*instance)
+	}
+	return nil
+}

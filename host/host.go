@@ -1,0 +1,119 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasmhot/wasmhot/exports"
+	"github.com/wasmhot/wasmhot/modules"
+)
+
+// Host is a wasmhot node embedded in a Go program: a wazero runtime, the
+// code table, the export table, the processes, and the wasmhot host module
+// that guests import. It is safe for concurrent use.
+type Host struct {
+	cfg     Config
+	r       wazero.Runtime
+	table   *modules.Table
+	exports *exports.Table[target]
+
+	// codeMu serialises code changes (load, finish, purge, delete), like
+	// Erlang's code server. Calls never take it.
+	codeMu sync.Mutex
+
+	codesMu sync.Mutex
+	codes   map[*modules.Version]*code
+
+	slots sync.Map // funcKey -> *exports.Slot[target]
+
+	procs procTable
+	insts sync.Map // api.Module -> *instance
+
+	logMu sync.Mutex
+
+	closed atomic.Bool
+}
+
+type funcKey struct{ module, function string }
+
+// New starts a host with the given configuration.
+func New(ctx context.Context, cfg Config) (*Host, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	rc := wazero.NewRuntimeConfig().
+		WithMemoryLimitPages(cfg.memoryLimitPages).
+		WithCloseOnContextDone(cfg.mode == Sandboxed)
+	h := &Host{
+		cfg:     cfg,
+		r:       wazero.NewRuntimeWithConfig(ctx, rc),
+		exports: exports.New[target](),
+		codes:   map[*modules.Version]*code{},
+	}
+	h.procs.init()
+	h.table = modules.NewTable(h.r, modules.Options{
+		Imports:    h.checkImport,
+		MaxSize:    cfg.maxModuleSize,
+		MaxModules: cfg.maxModules,
+	})
+	if err := h.instantiateABI(ctx); err != nil {
+		_ = h.r.Close(ctx)
+		return nil, err
+	}
+	return h, nil
+}
+
+// Config returns the host's configuration.
+func (h *Host) Config() Config { return h.cfg }
+
+// Close kills every process, closes every instance and the runtime. It is
+// idempotent and blocks until the processes have exited or ctx ends.
+func (h *Host) Close(ctx context.Context) error {
+	if h.closed.Swap(true) {
+		return nil
+	}
+	h.procs.killAll(ctx)
+	h.codeMu.Lock()
+	defer h.codeMu.Unlock()
+	return h.r.Close(ctx)
+}
+
+func (h *Host) checkOpen() error {
+	if h.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+func (h *Host) codeOf(v *modules.Version) *code {
+	if v == nil {
+		return nil
+	}
+	h.codesMu.Lock()
+	defer h.codesMu.Unlock()
+	return h.codes[v]
+}
+
+func (h *Host) forget(c *code) {
+	h.codesMu.Lock()
+	delete(h.codes, c.ver)
+	h.codesMu.Unlock()
+}
+
+// slot returns the stable export-table slot of module:function.
+func (h *Host) slot(module, function string) *exports.Slot[target] {
+	k := funcKey{module, function}
+	if s, ok := h.slots.Load(k); ok {
+		return s.(*exports.Slot[target])
+	}
+	s, _ := h.slots.LoadOrStore(k, h.exports.Resolve(module, function))
+	return s.(*exports.Slot[target])
+}
+
+func undefErr(module, function string) error {
+	return fmt.Errorf("module[%s] function[%s]: %w", module, function, ErrUndef)
+}

@@ -1,0 +1,350 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wasmhot/wasmhot/exports"
+	"github.com/wasmhot/wasmhot/modules"
+	"github.com/wasmhot/wasmhot/purger"
+)
+
+// Source is a module to load: name, Wasm bytes, and whether it is sticky.
+type Source = modules.Source
+
+// PurgeResult says what a purge did; see purger.Result.
+type PurgeResult = purger.Result
+
+// Prepared holds compiled modules that are not yet visible. Finish them with
+// [Host.Finish] or drop them with [Prepared.Discard]; a failed Finish leaves
+// them prepared, so they can be finished again later (as Erlang's
+// code:finish_loading/1).
+type Prepared struct {
+	h     *Host
+	mods  []*modules.Prepared
+	codes []*code
+	done  bool
+}
+
+// Modules returns the names of the prepared modules.
+func (p *Prepared) Modules() []string {
+	names := make([]string, len(p.mods))
+	for i, m := range p.mods {
+		names[i] = m.Version.Name
+	}
+	return names
+}
+
+// Discard releases prepared modules that will not be finished. It is a
+// no-op after a successful Finish.
+func (p *Prepared) Discard(ctx context.Context) {
+	if p == nil || p.done {
+		return
+	}
+	p.done = true
+	for i, m := range p.mods {
+		p.codes[i].mu.Lock()
+		idle := p.codes[i].idle
+		p.codes[i].idle = nil
+		p.codes[i].mu.Unlock()
+		for _, in := range idle {
+			in.close(0)
+		}
+		m.Discard(ctx)
+	}
+}
+
+// Prepare reads, validates and compiles each source, checks its imports and
+// instantiates it once (so a start function that traps fails here). It
+// changes nothing visible. If any source fails, every compiled one is
+// released and the error is a *modules.BatchError naming each failure.
+func (h *Host) Prepare(ctx context.Context, srcs ...Source) (*Prepared, error) {
+	if err := h.checkOpen(); err != nil {
+		return nil, err
+	}
+	p := &Prepared{h: h}
+	var errs []*modules.ModuleError
+	for _, src := range srcs {
+		mp, err := h.table.Prepare(ctx, src)
+		if err != nil {
+			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: err})
+			continue
+		}
+		c := h.newCode(mp.Version)
+		in, err := c.instantiate(ctx)
+		if err != nil {
+			mp.Discard(ctx)
+			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: fmt.Errorf("%w: %v", ErrBadModule, err)})
+			continue
+		}
+		c.idle = append(c.idle, in)
+		p.mods = append(p.mods, mp)
+		p.codes = append(p.codes, c)
+	}
+	if len(errs) > 0 {
+		p.Discard(ctx)
+		return nil, &modules.BatchError{Errs: errs}
+	}
+	return p, nil
+}
+
+// Finish makes every prepared module current in one step, all or none (as
+// code:finish_loading/1): every export of every module switches for all
+// callers at once. It fails with ErrNotPurged for a module that still has
+// old code, ErrSticky for a sticky one; then nothing changes.
+func (h *Host) Finish(ctx context.Context, p *Prepared) error {
+	if err := h.checkOpen(); err != nil {
+		return err
+	}
+	h.codeMu.Lock()
+	defer h.codeMu.Unlock()
+	return h.finishLocked(p)
+}
+
+func (h *Host) finishLocked(p *Prepared) error {
+	if p == nil || p.done {
+		return errors.New("host: prepared modules already finished or discarded")
+	}
+	codes := make(map[*modules.Version]*code, len(p.codes))
+	for _, c := range p.codes {
+		codes[c.ver] = c
+	}
+	err := h.table.Finish(p.mods, func(sw []modules.Switch) {
+		ups := make([]exports.Update[target], len(sw))
+		h.codesMu.Lock()
+		for i, s := range sw {
+			c := codes[s.New]
+			h.codes[s.New] = c
+			ups[i] = exports.Update[target]{Module: s.Name, Entries: c.targets}
+		}
+		h.codesMu.Unlock()
+		h.exports.Publish(ups...)
+	})
+	if err != nil {
+		return err
+	}
+	p.done = true
+	return nil
+}
+
+// AtomicLoad prepares and finishes the sources together: all of them load,
+// or none (code:atomic_load/1).
+func (h *Host) AtomicLoad(ctx context.Context, srcs ...Source) error {
+	p, err := h.Prepare(ctx, srcs...)
+	if err != nil {
+		return err
+	}
+	if err := h.Finish(ctx, p); err != nil {
+		p.Discard(ctx)
+		return err
+	}
+	return nil
+}
+
+// Load loads wasm as the new current version of name (code:load_file/1). It
+// fails with ErrNotPurged, changing nothing, while the module still has old
+// code.
+func (h *Host) Load(ctx context.Context, name string, wasm []byte) (VersionInfo, error) {
+	if err := h.AtomicLoad(ctx, Source{Name: name, Wasm: wasm}); err != nil {
+		return VersionInfo{}, unbatch(err)
+	}
+	return h.currentInfo(name)
+}
+
+// Reload purges the module's old code, killing the processes lingering in
+// it, then loads wasm as the new current version (c:l/1). The bytes are
+// compiled and checked before anything is purged, so a bad module changes
+// nothing.
+func (h *Host) Reload(ctx context.Context, name string, wasm []byte) (VersionInfo, PurgeResult, error) {
+	if err := h.checkOpen(); err != nil {
+		return VersionInfo{}, PurgeResult{}, err
+	}
+	p, err := h.Prepare(ctx, Source{Name: name, Wasm: wasm})
+	if err != nil {
+		return VersionInfo{}, PurgeResult{}, unbatch(err)
+	}
+	h.codeMu.Lock()
+	if m, _ := h.table.Get(name); m.Sticky {
+		h.codeMu.Unlock()
+		p.Discard(ctx)
+		return VersionInfo{}, PurgeResult{}, fmt.Errorf("module[%s]: %w", name, ErrSticky)
+	}
+	res, err := h.purgeLocked(ctx, name)
+	if err == nil {
+		err = h.finishLocked(p)
+	}
+	h.codeMu.Unlock()
+	if err != nil {
+		p.Discard(ctx)
+		return VersionInfo{}, res, unbatch(err)
+	}
+	info, err := h.currentInfo(name)
+	return info, res, err
+}
+
+// unbatch turns a one-module BatchError into that module's error.
+func unbatch(err error) error {
+	var be *modules.BatchError
+	if errors.As(err, &be) && len(be.Errs) == 1 {
+		return be.Errs[0]
+	}
+	return err
+}
+
+// SoftPurge frees the old code of name if no process lingers in it and no
+// call is in flight in it (code:soft_purge/1). It returns true when it freed
+// the old code or there was none, false when someone still holds it.
+func (h *Host) SoftPurge(ctx context.Context, name string) (bool, error) {
+	if err := h.checkNamed(name); err != nil {
+		return false, err
+	}
+	h.codeMu.Lock()
+	defer h.codeMu.Unlock()
+	m, _ := h.table.Get(name)
+	if m.Old == nil {
+		return true, nil
+	}
+	return purger.SoftPurge(h.codeOf(m.Old)), nil
+}
+
+// Purge frees the old code of name (code:purge/1): every process lingering
+// in it is killed with reason killed, calls in flight in it fail with
+// ErrPurged (sandboxed mode) or are waited for (trusted mode; see
+// PurgeResult.Waited). Result.KilledAny is the boolean code:purge returns.
+// Purge waits at most DefaultPurgeTimeout (or until ctx ends) for holders to
+// stop; past that it frees the code anyway and returns an error.
+func (h *Host) Purge(ctx context.Context, name string) (PurgeResult, error) {
+	if err := h.checkNamed(name); err != nil {
+		return PurgeResult{}, err
+	}
+	h.codeMu.Lock()
+	defer h.codeMu.Unlock()
+	return h.purgeLocked(ctx, name)
+}
+
+func (h *Host) purgeLocked(ctx context.Context, name string) (PurgeResult, error) {
+	m, _ := h.table.Get(name)
+	if m.Old == nil {
+		return PurgeResult{}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultPurgeTimeout)
+	defer cancel()
+	res, err := purger.Purge(ctx, h.codeOf(m.Old), h.cfg.mode == Sandboxed)
+	if err != nil {
+		err = fmt.Errorf("module[%s] vsn[%d]: %w", name, m.Old.Vsn, err)
+	}
+	return res, err
+}
+
+// Delete makes the current code of name old, leaving no current version
+// (code:delete/1): new external calls to it fail with ErrUndef; processes
+// running it go on until purged. It returns false, changing nothing, when
+// name has no current code or still has old code.
+func (h *Host) Delete(ctx context.Context, name string) (bool, error) {
+	if err := h.checkNamed(name); err != nil {
+		return false, err
+	}
+	h.codeMu.Lock()
+	defer h.codeMu.Unlock()
+	return h.table.Delete(name, func(sw modules.Switch) {
+		h.exports.Publish(exports.Update[target]{Module: name})
+	})
+}
+
+// SetSticky marks name sticky (or not): a sticky module refuses reload and
+// delete with ErrSticky.
+func (h *Host) SetSticky(name string, sticky bool) error {
+	if err := h.checkNamed(name); err != nil {
+		return err
+	}
+	h.codeMu.Lock()
+	defer h.codeMu.Unlock()
+	return h.table.SetSticky(name, sticky)
+}
+
+func (h *Host) checkNamed(name string) error {
+	if err := h.checkOpen(); err != nil {
+		return err
+	}
+	return modules.CheckName(name)
+}
+
+// VersionInfo describes one loaded version (module_info and more).
+type VersionInfo struct {
+	Vsn      uint64
+	UUID     string
+	SHA256   string
+	Size     int
+	LoadedAt time.Time
+	Exports  []modules.Func
+	Imports  []modules.Import
+	// Lingering is the number of processes lingering in this version;
+	// InFlight the number of calls running in it now.
+	Lingering int
+	InFlight  int64
+}
+
+// ModuleInfo describes one module name: its current and old versions (nil
+// when absent) and whether it is sticky.
+type ModuleInfo struct {
+	Name    string
+	Current *VersionInfo
+	Old     *VersionInfo
+	Sticky  bool
+}
+
+func (h *Host) versionInfo(v *modules.Version) *VersionInfo {
+	if v == nil {
+		return nil
+	}
+	vi := &VersionInfo{
+		Vsn: v.Vsn, UUID: v.UUID.String(), SHA256: v.SHA256Hex(), Size: v.Size,
+		LoadedAt: v.LoadedAt, Exports: v.Exports, Imports: v.Imports,
+	}
+	if c := h.codeOf(v); c != nil {
+		vi.Lingering = c.lingering()
+		vi.InFlight = c.gate.InFlight()
+	}
+	return vi
+}
+
+func (h *Host) moduleInfo(m modules.Module) ModuleInfo {
+	return ModuleInfo{Name: m.Name, Current: h.versionInfo(m.Current), Old: h.versionInfo(m.Old), Sticky: m.Sticky}
+}
+
+// Which describes module name, or fails with ErrNotLoaded when it has
+// neither current nor old code.
+func (h *Host) Which(name string) (ModuleInfo, error) {
+	if err := modules.CheckName(name); err != nil {
+		return ModuleInfo{}, err
+	}
+	m, ok := h.table.Get(name)
+	if !ok {
+		return ModuleInfo{Name: name, Sticky: m.Sticky}, fmt.Errorf("module[%s]: %w", name, ErrNotLoaded)
+	}
+	return h.moduleInfo(m), nil
+}
+
+// Modules describes every module with current or old code, by name
+// (code:all_loaded/0).
+func (h *Host) Modules() []ModuleInfo {
+	all := h.table.All()
+	out := make([]ModuleInfo, len(all))
+	for i, m := range all {
+		out[i] = h.moduleInfo(m)
+	}
+	return out
+}
+
+func (h *Host) currentInfo(name string) (VersionInfo, error) {
+	mi, err := h.Which(name)
+	if err != nil {
+		return VersionInfo{}, err
+	}
+	if mi.Current == nil {
+		return VersionInfo{}, fmt.Errorf("module[%s]: %w", name, ErrNotLoaded)
+	}
+	return *mi.Current, nil
+}

@@ -1,0 +1,74 @@
+package host
+
+import (
+	"sync"
+)
+
+// mailbox is a bounded FIFO of byte messages. Senders never block: a full
+// mailbox refuses the message and keeps what it has.
+type mailbox struct {
+	mu     sync.Mutex
+	q      [][]byte
+	head   int
+	limit  int
+	notify chan struct{} // holds a token while messages may be waiting
+}
+
+func newMailbox(limit int) *mailbox {
+	return &mailbox{limit: limit, notify: make(chan struct{}, 1)}
+}
+
+// put appends msg (which the mailbox now owns); false when full.
+func (m *mailbox) put(msg []byte) bool {
+	m.mu.Lock()
+	if len(m.q)-m.head >= m.limit {
+		m.mu.Unlock()
+		return false
+	}
+	m.q = append(m.q, msg)
+	m.mu.Unlock()
+	select {
+	case m.notify <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// peek returns the first message without removing it.
+func (m *mailbox) peek() ([]byte, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.head == len(m.q) {
+		return nil, false
+	}
+	return m.q[m.head], true
+}
+
+// take removes the first message when its length is at most max, and
+// returns its length either way; ok is false when the mailbox is empty.
+func (m *mailbox) take(max int) (msg []byte, n int, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.head == len(m.q) {
+		return nil, 0, false
+	}
+	msg = m.q[m.head]
+	if len(msg) > max {
+		return nil, len(msg), true
+	}
+	m.q[m.head] = nil
+	m.head++
+	if m.head == len(m.q) {
+		m.q, m.head = m.q[:0], 0
+	} else if m.head > 1024 && m.head*2 > len(m.q) {
+		m.q = append(m.q[:0], m.q[m.head:]...)
+		m.head = 0
+	}
+	return msg, len(msg), true
+}
+
+func (m *mailbox) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.q) - m.head
+}

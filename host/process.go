@@ -1,0 +1,409 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmhot/wasmhot/modules"
+)
+
+// PID identifies a process outside guests. Inside guests a process is an
+// i64 handle (> 0), unique in its host; ProcessInfo.Handle gives it.
+type PID = uuid.UUID
+
+// Reason is why a process exited.
+type Reason string
+
+// Exit reasons.
+const (
+	Normal   Reason = "normal"   // its entry function returned without continue
+	Killed   Reason = "killed"   // purged, or killed from Go, or the host closed
+	Trap     Reason = "trap"     // its Wasm trapped; Exit.Err has the error
+	Undef    Reason = "undef"    // it called or continued to a missing function
+	BadArity Reason = "badarity" // it called or continued with the wrong signature
+	BadArg   Reason = "badarg"   // it passed the host a bad pointer, length or name
+	Limit    Reason = "limit"    // it hit a configured limit
+)
+
+// Exit is the end of a process: its reason and, for anything but normal and
+// killed, the error that caused it.
+type Exit struct {
+	Reason Reason
+	Err    error
+}
+
+func (e Exit) String() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %v", e.Reason, e.Err)
+	}
+	return string(e.Reason)
+}
+
+// Status is a process's state in the process table.
+type Status string
+
+// Process statuses.
+const (
+	Running   Status = "running"
+	Suspended Status = "suspended" // blocked in receive or sleep
+	Exited    Status = "exited"
+)
+
+type ctxProcKey struct{}
+
+func procFrom(ctx context.Context) *process {
+	p, _ := ctx.Value(ctxProcKey{}).(*process)
+	return p
+}
+
+// process is a guest process: a goroutine running one instance of one
+// version at a time, a mailbox and a state.
+type process struct {
+	h      *Host
+	handle int64
+	id     PID
+	module string
+	ctx    context.Context
+	mbox   *mailbox
+
+	killOnce sync.Once
+	killCh   chan struct{} // closed by Kill
+	done     chan struct{} // closed on exit
+
+	status atomic.Value // Status
+
+	mu    sync.Mutex
+	inst  *instance // own instance: the version it runs
+	state []byte
+	exit  Exit
+	// fail is a reason set by a host function before it unwinds the guest.
+	fail *Exit
+	// cont is the continue target set during the running call.
+	cont string
+	// callees caches one instance per version p calls into; busy marks
+	// the instances with a call of p's on them.
+	callees map[*code]*instance
+	busy    map[*instance]bool
+}
+
+// Kill implements purger.Process: the process ends with reason killed.
+// Running Wasm is interrupted (sandboxed mode) and a receive or sleep wakes.
+func (p *process) Kill() {
+	p.killOnce.Do(func() {
+		close(p.killCh)
+		p.mu.Lock()
+		in := p.inst
+		p.mu.Unlock()
+		if in != nil {
+			in.close(exitKilled)
+		}
+	})
+}
+
+// Done implements purger.Process.
+func (p *process) Done() <-chan struct{} { return p.done }
+
+func (p *process) killed() bool {
+	select {
+	case <-p.killCh:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *process) setStatus(s Status) { p.status.Store(s) }
+
+// Spawn starts a process running module:function (an export of type
+// () -> ()) of the module's current version, with state as its initial
+// state. It fails with ErrUndef, ErrBadArity, or ErrLimit when the host
+// has DefaultMaxProcesses (or the configured number) live processes.
+func (h *Host) Spawn(ctx context.Context, module, function string, state []byte) (PID, error) {
+	p, err := h.spawn(ctx, module, function, state)
+	if err != nil {
+		return PID{}, err
+	}
+	return p.id, nil
+}
+
+var entrySig = modules.Signature{}
+
+func (h *Host) spawn(ctx context.Context, module, function string, state []byte) (*process, error) {
+	if err := h.checkOpen(); err != nil {
+		return nil, err
+	}
+	if err := modules.CheckName(module); err != nil {
+		return nil, err
+	}
+	if len(state) > h.cfg.maxMessageSize {
+		return nil, fmt.Errorf("spawn %s:%s: %w: state of %d bytes, limit %d", module, function, ErrLimit, len(state), h.cfg.maxMessageSize)
+	}
+	slot := h.slot(module, function)
+	p := &process{
+		h:      h,
+		id:     uuid.New(),
+		module: module,
+		mbox:   newMailbox(h.cfg.mailboxLimit),
+		killCh: make(chan struct{}),
+		done:   make(chan struct{}),
+		state:  append([]byte(nil), state...),
+
+		callees: map[*code]*instance{},
+		busy:    map[*instance]bool{},
+	}
+	p.ctx = context.WithValue(context.Background(), ctxProcKey{}, p)
+	p.setStatus(Running)
+	if !h.procs.add(p, h.cfg.maxProcesses) {
+		return nil, fmt.Errorf("spawn %s:%s: %w: %d processes", module, function, ErrLimit, h.cfg.maxProcesses)
+	}
+	for {
+		t := slot.Lookup()
+		if t == nil {
+			h.procs.abort(p)
+			return nil, undefErr(module, function)
+		}
+		if !t.sig.Equal(entrySig) {
+			h.procs.abort(p)
+			return nil, fmt.Errorf("module[%s] function[%s]: %w: entry points are ()->(), not %s", module, function, ErrBadArity, t.sig)
+		}
+		c := t.code
+		if !c.gate.Enter() {
+			continue
+		}
+		in, err := c.instantiate(ctx)
+		if err != nil {
+			c.gate.Leave()
+			h.procs.abort(p)
+			return nil, err
+		}
+		p.inst = in
+		c.hold(p)
+		c.gate.Leave()
+		go p.run(t)
+		return p, nil
+	}
+}
+
+// run is the process goroutine: it calls the entry, then each continue
+// target, upgrading to the current version where it changed.
+func (p *process) run(t *target) {
+	exit := p.loop(t)
+	p.mu.Lock()
+	in := p.inst
+	p.inst = nil
+	p.exit = exit
+	p.mu.Unlock()
+	if in != nil {
+		in.code.release(p)
+		in.close(0)
+	}
+	p.closeCallees()
+	p.setStatus(Exited)
+	p.h.procs.exited(p)
+	close(p.done)
+}
+
+func (p *process) loop(t *target) Exit {
+	stack := make([]uint64, 1)
+	for {
+		if p.killed() {
+			return Exit{Reason: Killed}
+		}
+		p.mu.Lock()
+		in := p.inst
+		p.cont = ""
+		p.mu.Unlock()
+		err := in.fn(t.idx).CallWithStack(p.ctx, stack)
+		if err != nil {
+			return p.failure(in, t, err)
+		}
+		p.mu.Lock()
+		cont := p.cont
+		p.mu.Unlock()
+		if cont == "" {
+			return Exit{Reason: Normal}
+		}
+		next, exit := p.upgrade(cont)
+		if next == nil {
+			return exit
+		}
+		t = next
+	}
+}
+
+// failure turns the error of a guest call into the process's exit.
+func (p *process) failure(in *instance, t *target, err error) Exit {
+	if p.killed() {
+		return Exit{Reason: Killed}
+	}
+	p.mu.Lock()
+	f := p.fail
+	p.mu.Unlock()
+	if f != nil {
+		return *f
+	}
+	c := in.code
+	return Exit{Reason: Trap, Err: fmt.Errorf("module[%s] vsn[%d] function[%s]: %w",
+		c.ver.Name, c.ver.Vsn, c.ver.Exports[t.idx].Name, err)}
+}
+
+// upgrade resolves ?MODULE:fn through the export table after a continue.
+// The same version keeps the same instance; a new version gets a new
+// instance that inherits the state, runs code_change(from_vsn) when it
+// exports it, and replaces the old instance, which is closed.
+func (p *process) upgrade(fn string) (*target, Exit) {
+	slot := p.h.slot(p.module, fn)
+	for {
+		t := slot.Lookup()
+		if t == nil {
+			return nil, Exit{Reason: Undef, Err: undefErr(p.module, fn)}
+		}
+		if !t.sig.Equal(entrySig) {
+			return nil, Exit{Reason: BadArity, Err: fmt.Errorf("module[%s] function[%s]: %w: continue targets are ()->(), not %s", p.module, fn, ErrBadArity, t.sig)}
+		}
+		p.mu.Lock()
+		old := p.inst
+		p.mu.Unlock()
+		c := t.code
+		if c == old.code {
+			return t, Exit{}
+		}
+		if !c.gate.Enter() {
+			continue
+		}
+		in, err := c.instantiate(p.ctx)
+		if err != nil {
+			c.gate.Leave()
+			return nil, Exit{Reason: Trap, Err: err}
+		}
+		c.hold(p)
+		c.gate.Leave()
+		p.mu.Lock()
+		p.inst = in
+		p.mu.Unlock()
+		old.code.release(p)
+		old.close(0)
+		if p.killed() { // a kill that closed the old instance
+			return nil, Exit{Reason: Killed}
+		}
+		if exit, ok := p.codeChange(in, old.code.ver.Vsn); !ok {
+			return nil, exit
+		}
+		return t, Exit{}
+	}
+}
+
+var codeChangeSig = modules.Signature{Params: []api.ValueType{api.ValueTypeI64}}
+
+// codeChange runs the new version's optional code_change(from_vsn).
+func (p *process) codeChange(in *instance, from uint64) (Exit, bool) {
+	ct := in.code.targets["code_change"]
+	if ct == nil {
+		return Exit{}, true
+	}
+	if !ct.sig.Equal(codeChangeSig) {
+		return Exit{Reason: BadArity, Err: fmt.Errorf("module[%s] function[code_change]: %w: want (i64)->(), have %s", p.module, ErrBadArity, ct.sig)}, false
+	}
+	if err := in.fn(ct.idx).CallWithStack(p.ctx, []uint64{from}); err != nil {
+		return p.failure(in, ct, err), false
+	}
+	return Exit{}, true
+}
+
+// procTable holds the live processes and the most recent exited ones.
+type procTable struct {
+	mu       sync.RWMutex
+	next     int64
+	byHandle map[int64]*process
+	byID     map[PID]*process
+	live     int
+	gone     []*process // exited, oldest first, at most keepExited
+}
+
+const keepExited = 1024
+
+func (t *procTable) init() {
+	t.byHandle = map[int64]*process{}
+	t.byID = map[PID]*process{}
+}
+
+func (t *procTable) add(p *process, limit int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.live >= limit {
+		return false
+	}
+	t.next++
+	p.handle = t.next
+	t.byHandle[p.handle] = p
+	t.byID[p.id] = p
+	t.live++
+	return true
+}
+
+// abort removes a process that never started.
+func (t *procTable) abort(p *process) {
+	t.mu.Lock()
+	delete(t.byHandle, p.handle)
+	delete(t.byID, p.id)
+	t.live--
+	t.mu.Unlock()
+}
+
+func (t *procTable) exited(p *process) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.live--
+	t.gone = append(t.gone, p)
+	if len(t.gone) > keepExited {
+		old := t.gone[0]
+		t.gone = t.gone[1:]
+		delete(t.byHandle, old.handle)
+		delete(t.byID, old.id)
+	}
+}
+
+func (t *procTable) byPID(id PID) *process {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.byID[id]
+}
+
+func (t *procTable) get(handle int64) *process {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.byHandle[handle]
+}
+
+func (t *procTable) all() []*process {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]*process, 0, len(t.byHandle))
+	for _, p := range t.byHandle {
+		out = append(out, p)
+	}
+	return out
+}
+
+// killAll kills every live process and waits for them until ctx ends.
+func (t *procTable) killAll(ctx context.Context) {
+	ps := t.all()
+	for _, p := range ps {
+		p.Kill()
+	}
+	for _, p := range ps {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+var errNoProcess = errors.New("no such process")

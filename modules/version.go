@@ -1,0 +1,121 @@
+package modules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// Signature is a Wasm function type.
+type Signature struct {
+	Params  []api.ValueType
+	Results []api.ValueType
+}
+
+// Equal reports whether two signatures are the same Wasm type.
+func (s Signature) Equal(o Signature) bool {
+	return string(s.Params) == string(o.Params) && string(s.Results) == string(o.Results)
+}
+
+// String formats the signature as "(i32,i32)->(i64)".
+func (s Signature) String() string {
+	return "(" + typeList(s.Params) + ")->(" + typeList(s.Results) + ")"
+}
+
+func typeList(ts []api.ValueType) string {
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = api.ValueTypeName(t)
+	}
+	return strings.Join(names, ",")
+}
+
+// Func is one exported function of a version.
+type Func struct {
+	Name string
+	Signature
+}
+
+// Import is one imported function of a version.
+type Import struct {
+	Module string
+	Name   string
+	Signature
+}
+
+// Version is one loaded version of a module. It is immutable once its
+// module is finished, except that the host closes Compiled when the version
+// is purged.
+type Version struct {
+	Name     string
+	Vsn      uint64 // 1, 2, 3... per name, assigned when the load finishes
+	UUID     uuid.UUID
+	SHA256   [32]byte
+	Size     int
+	LoadedAt time.Time
+	Exports  []Func // sorted by name
+	Imports  []Import
+	// Memory reports whether the version exports a linear memory named
+	// "memory", which the bytes convention and the guest ABI need.
+	Memory bool
+
+	Compiled wazero.CompiledModule
+}
+
+// SHA256Hex is the version's sha256 in hex.
+func (v *Version) SHA256Hex() string { return hex.EncodeToString(v.SHA256[:]) }
+
+// Export returns the export named fn.
+func (v *Version) Export(fn string) (Func, bool) {
+	for _, f := range v.Exports {
+		if f.Name == fn {
+			return f, true
+		}
+	}
+	return Func{}, false
+}
+
+func (v *Version) String() string {
+	return fmt.Sprintf("%s vsn %d (%s)", v.Name, v.Vsn, v.UUID)
+}
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+// ValidName reports whether name is a valid module name:
+// [a-z][a-z0-9_]{0,63}, like an unquoted Erlang atom.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
+
+// CheckName returns an error wrapping [ErrBadName] when name is not valid.
+func CheckName(name string) error {
+	if !ValidName(name) {
+		return fmt.Errorf("%w: %q (want [a-z][a-z0-9_]{0,63})", ErrBadName, name)
+	}
+	return nil
+}
+
+func newVersion(name string, wasm []byte, c wazero.CompiledModule) *Version {
+	v := &Version{
+		Name:     name,
+		UUID:     uuid.New(),
+		SHA256:   sha256.Sum256(wasm),
+		Size:     len(wasm),
+		Compiled: c,
+	}
+	for n, d := range c.ExportedFunctions() {
+		v.Exports = append(v.Exports, Func{Name: n, Signature: Signature{d.ParamTypes(), d.ResultTypes()}})
+	}
+	sortFuncs(v.Exports)
+	for _, d := range c.ImportedFunctions() {
+		mod, n, _ := d.Import()
+		v.Imports = append(v.Imports, Import{Module: mod, Name: n, Signature: Signature{d.ParamTypes(), d.ResultTypes()}})
+	}
+	_, v.Memory = c.ExportedMemories()["memory"]
+	return v
+}

@@ -1,0 +1,93 @@
+package purger
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// Gate counts the calls in flight in one version and, once closed, admits no
+// new ones. Enter and Leave are lock-free; the zero value is an open gate.
+type Gate struct {
+	n      atomic.Int64
+	closed atomic.Bool
+
+	mu      sync.Mutex
+	drained chan struct{} // closed when n reaches 0 after Close
+}
+
+// Enter admits one call. It returns false, admitting nothing, when the gate
+// is closed: the version is being purged and the caller must look up the
+// current version again.
+func (g *Gate) Enter() bool {
+	g.n.Add(1)
+	if g.closed.Load() {
+		g.Leave()
+		return false
+	}
+	return true
+}
+
+// Leave ends a call admitted by Enter.
+func (g *Gate) Leave() {
+	if g.n.Add(-1) == 0 && g.closed.Load() {
+		g.mu.Lock()
+		if g.drained != nil {
+			select {
+			case <-g.drained:
+			default:
+				close(g.drained)
+			}
+		}
+		g.mu.Unlock()
+	}
+}
+
+// InFlight returns the number of calls admitted and not yet left.
+func (g *Gate) InFlight() int64 { return g.n.Load() }
+
+// Closed reports whether the gate admits no new calls.
+func (g *Gate) Closed() bool { return g.closed.Load() }
+
+// Close stops admitting calls.
+func (g *Gate) Close() {
+	g.mu.Lock()
+	if g.drained == nil {
+		g.drained = make(chan struct{})
+	}
+	g.mu.Unlock()
+	g.closed.Store(true)
+	if g.n.Load() == 0 {
+		g.mu.Lock()
+		select {
+		case <-g.drained:
+		default:
+			close(g.drained)
+		}
+		g.mu.Unlock()
+	}
+}
+
+// reopen admits calls again after a refused soft purge.
+func (g *Gate) reopen() {
+	g.mu.Lock()
+	g.closed.Store(false)
+	g.drained = nil
+	g.mu.Unlock()
+}
+
+// Wait blocks until every admitted call has left a closed gate, or ctx ends.
+func (g *Gate) Wait(ctx context.Context) error {
+	g.mu.Lock()
+	ch := g.drained
+	g.mu.Unlock()
+	if ch == nil {
+		panic("purger: Wait on an open gate")
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
