@@ -43,6 +43,7 @@ const (
 	DefaultMailboxLimit     = 100_000  // messages queued per process
 	DefaultMaxMessageSize   = 16 << 20 // bytes per message, state and bytes call
 	DefaultPurgeTimeout     = 5 * time.Second
+	DefaultPurgeGrace       = 500 * time.Millisecond
 )
 
 // Config is the immutable configuration of a [Host]. Each With method returns
@@ -56,6 +57,7 @@ type Config struct {
 	mailboxLimit     int
 	maxMessageSize   int
 	callTimeout      time.Duration
+	purgeGrace       time.Duration
 	log              io.Writer
 }
 
@@ -70,6 +72,7 @@ func NewConfig() Config {
 		maxProcesses:     DefaultMaxProcesses,
 		mailboxLimit:     DefaultMailboxLimit,
 		maxMessageSize:   DefaultMaxMessageSize,
+		purgeGrace:       DefaultPurgeGrace,
 		log:              os.Stderr,
 	}
 }
@@ -103,6 +106,11 @@ func (c Config) WithMaxMessageSize(bytes int) Config { c.maxMessageSize = bytes;
 // (0, the default: no bound beyond the caller's ctx). It stops a spinning
 // guest only in Sandboxed mode.
 func (c Config) WithCallTimeout(d time.Duration) Config { c.callTimeout = d; return c }
+
+// WithPurgeGrace sets how long a purge lets Go calls in flight in the purged
+// version finish before it interrupts them (sandboxed mode). Processes that
+// linger are killed at once, as in Erlang; a Go call is not a process.
+func (c Config) WithPurgeGrace(d time.Duration) Config { c.purgeGrace = d; return c }
 
 // WithLog sets where guest log lines go (nil: discard).
 func (c Config) WithLog(w io.Writer) Config {
@@ -140,6 +148,9 @@ func (c Config) validate() error {
 	}
 	if c.maxMessageSize > 1<<30 {
 		errs = append(errs, fmt.Errorf("max message size %d: want <= 1 GiB", c.maxMessageSize))
+	}
+	if c.purgeGrace < 0 || c.purgeGrace > DefaultPurgeTimeout {
+		errs = append(errs, fmt.Errorf("purge grace %v: want 0..%v", c.purgeGrace, DefaultPurgeTimeout))
 	}
 	if c.callTimeout < 0 {
 		errs = append(errs, fmt.Errorf("call timeout %v: want >= 0", c.callTimeout))

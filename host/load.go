@@ -210,9 +210,10 @@ func (h *Host) SoftPurge(ctx context.Context, name string) (bool, error) {
 }
 
 // Purge frees the old code of name (code:purge/1): every process lingering
-// in it is killed with reason killed, calls in flight in it fail with
-// ErrPurged (sandboxed mode) or are waited for (trusted mode; see
-// PurgeResult.Waited). Result.KilledAny is the boolean code:purge returns.
+// in it is killed with reason killed; Go calls in flight in it get the
+// configured grace period (WithPurgeGrace) to finish, then fail with
+// ErrPurged (sandboxed mode), or are waited for (trusted mode); see
+// PurgeResult. Result.KilledAny is the boolean code:purge returns.
 // Purge waits at most DefaultPurgeTimeout (or until ctx ends) for holders to
 // stop; past that it frees the code anyway and returns an error.
 func (h *Host) Purge(ctx context.Context, name string) (PurgeResult, error) {
@@ -231,7 +232,7 @@ func (h *Host) purgeLocked(ctx context.Context, name string) (PurgeResult, error
 	}
 	ctx, cancel := context.WithTimeout(ctx, DefaultPurgeTimeout)
 	defer cancel()
-	res, err := purger.Purge(ctx, h.codeOf(m.Old), h.cfg.mode == Sandboxed)
+	res, err := purger.Purge(ctx, h.codeOf(m.Old), purger.Options{Interruptible: h.cfg.mode == Sandboxed, Grace: h.cfg.purgeGrace})
 	if err != nil {
 		err = fmt.Errorf("module[%s] vsn[%d]: %w", name, m.Old.Vsn, err)
 	}

@@ -31,15 +31,23 @@ func (g *Gate) Enter() bool {
 // Leave ends a call admitted by Enter.
 func (g *Gate) Leave() {
 	if g.n.Add(-1) == 0 && g.closed.Load() {
-		g.mu.Lock()
-		if g.drained != nil {
-			select {
-			case <-g.drained:
-			default:
-				close(g.drained)
-			}
-		}
-		g.mu.Unlock()
+		g.signal()
+	}
+}
+
+// signal closes drained if the gate is closed and empty. The count is read
+// again under the lock: the zero a Leave saw may be stale by the time it
+// sees the gate closed, when a call entered in between.
+func (g *Gate) signal() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.drained == nil || !g.closed.Load() || g.n.Load() != 0 {
+		return
+	}
+	select {
+	case <-g.drained:
+	default:
+		close(g.drained)
 	}
 }
 
@@ -58,13 +66,7 @@ func (g *Gate) Close() {
 	g.mu.Unlock()
 	g.closed.Store(true)
 	if g.n.Load() == 0 {
-		g.mu.Lock()
-		select {
-		case <-g.drained:
-		default:
-			close(g.drained)
-		}
-		g.mu.Unlock()
+		g.signal()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrPurged is the error of a call that was in flight in a version when the
@@ -39,8 +40,9 @@ type Result struct {
 	// Interrupted is the number of calls in flight that were stopped and
 	// failed with ErrPurged.
 	Interrupted int
-	// Waited is the number of calls in flight that the purge waited for,
-	// because the engine could not stop them (trusted mode).
+	// Waited is the number of calls in flight that the purge waited for:
+	// within the grace period, or all of them where the engine cannot stop
+	// running code (trusted mode).
 	Waited int
 }
 
@@ -62,12 +64,24 @@ func SoftPurge(t Target) bool {
 	return true
 }
 
-// Purge kills the processes lingering in t, stops (interruptible) or waits
-// for the calls in flight in t, then frees t. If ctx ends before the last
+// Options tune [Purge].
+type Options struct {
+	// Interruptible says the engine can stop running code (sandboxed mode).
+	Interruptible bool
+	// Grace is how long Purge lets calls in flight finish before it
+	// interrupts them (interruptible only). Go calls are not processes: a
+	// call that started in a version just before it became old usually ends
+	// in microseconds, and should not fail because a reload came by.
+	Grace time.Duration
+}
+
+// Purge kills the processes lingering in t, lets the calls in flight in t
+// finish for opts.Grace and then stops them (interruptible) or waits for
+// them (not interruptible), then frees t. If ctx ends before the last
 // holder is gone, Purge frees t anyway and returns the result so far with an
 // error: the holders that did not stop (a trusted guest spinning in Wasm)
 // end with ErrPurged when they next leave Wasm.
-func Purge(ctx context.Context, t Target, interruptible bool) (Result, error) {
+func Purge(ctx context.Context, t Target, opts Options) (Result, error) {
 	var res Result
 	g := t.Gate()
 	g.Close()
@@ -79,9 +93,15 @@ func Purge(ctx context.Context, t Target, interruptible bool) (Result, error) {
 	}
 	res.Killed = len(procs)
 	if n := int(g.InFlight()); n > 0 {
-		if interruptible {
-			t.InterruptCalls()
-			res.Interrupted = n
+		if opts.Interruptible {
+			gctx, cancel := context.WithTimeout(ctx, opts.Grace)
+			err := g.Wait(gctx)
+			cancel()
+			if err != nil {
+				res.Interrupted = int(g.InFlight())
+				t.InterruptCalls()
+			}
+			res.Waited = n - res.Interrupted
 		} else {
 			res.Waited = n
 		}
