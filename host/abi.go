@@ -72,7 +72,8 @@ func (h *Host) instantiateABI(ctx context.Context) error {
 }
 
 // checkImport is the code table's import policy: wasmhot imports must be
-// ABI v1 functions with their exact types.
+// ABI v1 functions with their exact types; any other import is an external
+// call to a guest module (see stub.go).
 func (h *Host) checkImport(imp modules.Import) error {
 	if imp.Module == ABIModule {
 		for _, f := range abi {
@@ -85,7 +86,7 @@ func (h *Host) checkImport(imp modules.Import) error {
 		}
 		return fmt.Errorf("wasmhot has no function %q in ABI v1", imp.Name)
 	}
-	return fmt.Errorf("unknown import module %q", imp.Module)
+	return checkExtImport(imp)
 }
 
 // exit unwinds the calling guest: the process (if any) ends with reason.

@@ -53,6 +53,9 @@ func (f *Func) Call(ctx context.Context, args ...uint64) ([]uint64, error) {
 	for {
 		t := f.slot.Lookup()
 		if t == nil {
+			if f.h.autoload(ctx, f.slot.Module) {
+				continue
+			}
 			return nil, undefErr(f.slot.Module, f.slot.Function)
 		}
 		if len(args) != len(t.sig.Params) {
@@ -101,6 +104,9 @@ func (c *code) callError(ctx context.Context, in *instance, t *target, err error
 		return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, name, ErrPurged)
 	case ctx.Err() != nil:
 		return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, name, ctx.Err())
+	case errors.Is(err, ErrUndef), errors.Is(err, ErrBadArity), errors.Is(err, ErrPurged):
+		// An external call the guest made failed; say so, not "trap".
+		return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, name, err)
 	default:
 		return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w: %v", c.ver.Name, c.ver.Vsn, name, ErrTrap, err)
 	}
@@ -144,6 +150,9 @@ func (f *Func) CallBytes(ctx context.Context, in []byte) ([]byte, error) {
 	for {
 		t := f.slot.Lookup()
 		if t == nil {
+			if f.h.autoload(ctx, f.slot.Module) {
+				continue
+			}
 			return nil, undefErr(f.slot.Module, f.slot.Function)
 		}
 		if !t.sig.Equal(bytesSig) {

@@ -26,6 +26,7 @@ type code struct {
 	targets map[string]*target
 	alloc   int // index of the "alloc" export in ver.Exports, or -1
 	modCfg  wazero.ModuleConfig
+	stubs   []stub // one per imported guest module
 
 	mu    sync.Mutex
 	idle  []*instance            // pooled instances for Go calls
@@ -74,6 +75,8 @@ type instance struct {
 	fns  []api.Function // cached exports, by index in code.ver.Exports
 	mem  api.Memory
 	done chan struct{} // closed when the host closes the instance
+	// stubs are the instances linking this one's imports of guest modules.
+	stubs []api.Module
 
 	closeOnce sync.Once
 }
@@ -89,7 +92,16 @@ func (in *instance) fn(idx int) api.Function {
 
 // instantiate makes a new instance. The caller must hold the gate.
 func (c *code) instantiate(ctx context.Context) (*instance, error) {
-	mod, err := c.h.r.InstantiateModule(ctx, c.ver.Compiled, c.modCfg)
+	lctx, stubs, err := c.linkContext(ctx)
+	var mod api.Module
+	if err == nil {
+		mod, err = c.h.r.InstantiateModule(lctx, c.ver.Compiled, c.modCfg)
+		if err != nil {
+			for _, s := range stubs {
+				_ = s.Close(ctx)
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("module[%s] vsn[%d]: instantiate: %w: %v", c.ver.Name, c.ver.Vsn, ErrTrap, err)
 	}
@@ -99,6 +111,8 @@ func (c *code) instantiate(ctx context.Context) (*instance, error) {
 		fns:  make([]api.Function, len(c.ver.Exports)),
 		mem:  mod.Memory(),
 		done: make(chan struct{}),
+
+		stubs: stubs,
 	}
 	c.mu.Lock()
 	if c.freed {
@@ -118,6 +132,9 @@ func (in *instance) close(exitCode uint32) {
 	in.closeOnce.Do(func() {
 		close(in.done)
 		_ = in.mod.CloseWithExitCode(context.Background(), exitCode)
+		for _, s := range in.stubs {
+			_ = s.Close(context.Background())
+		}
 		c := in.code
 		c.h.insts.Delete(in.mod)
 		c.mu.Lock()
@@ -207,6 +224,7 @@ func (c *code) Free() {
 	c.h.table.FreeOld(c.ver.Name, c.ver)
 	c.h.forget(c)
 	_ = c.ver.Compiled.Close(context.Background())
+	c.closeStubs(context.Background())
 }
 
 // hold records that p lingers in c (its own instance, or a call on its

@@ -59,6 +59,8 @@ type Config struct {
 	callTimeout      time.Duration
 	purgeGrace       time.Duration
 	log              io.Writer
+	codePath         []string
+	interactive      bool
 }
 
 // NewConfig returns the default configuration: sandboxed mode, the limits
@@ -74,6 +76,7 @@ func NewConfig() Config {
 		maxMessageSize:   DefaultMaxMessageSize,
 		purgeGrace:       DefaultPurgeGrace,
 		log:              os.Stderr,
+		interactive:      true,
 	}
 }
 
@@ -111,6 +114,18 @@ func (c Config) WithCallTimeout(d time.Duration) Config { c.callTimeout = d; ret
 // version finish before it interrupts them (sandboxed mode). Processes that
 // linger are killed at once, as in Erlang; a Go call is not a process.
 func (c Config) WithPurgeGrace(d time.Duration) Config { c.purgeGrace = d; return c }
+
+// WithCodePath sets the directories searched, in order, for NAME.wasm
+// when a module that is not loaded is called or spawned (interactive mode).
+func (c Config) WithCodePath(dirs ...string) Config {
+	c.codePath = append([]string(nil), dirs...)
+	return c
+}
+
+// WithInteractive chooses Erlang's interactive mode (true, the default):
+// modules are loaded from the code path on first use; or embedded mode
+// (false): only modules loaded explicitly exist, anything else is undef.
+func (c Config) WithInteractive(on bool) Config { c.interactive = on; return c }
 
 // WithLog sets where guest log lines go (nil: discard).
 func (c Config) WithLog(w io.Writer) Config {

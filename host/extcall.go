@@ -36,6 +36,11 @@ func (p *process) callee(ctx context.Context, c *code) (*instance, func(), error
 			in, err = c.instantiate(ctx)
 			if err == nil {
 				p.mu.Lock()
+				for oc, oin := range p.callees {
+					if isClosed(oin) { // its version was purged
+						delete(p.callees, oc)
+					}
+				}
 				p.callees[c] = in
 				p.mu.Unlock()
 			}
@@ -96,6 +101,9 @@ func (h *Host) abiCallBytes(ctx context.Context, m api.Module, stack []uint64) {
 	for {
 		t := slot.Lookup()
 		if t == nil {
+			if h.autoload(ctx, mod) {
+				continue
+			}
 			stack[0] = i32Code(abiUndef)
 			return
 		}
@@ -149,7 +157,7 @@ func (h *Host) guestBytesCall(ctx context.Context, p *process, t *target, data [
 // logLine writes one guest log line, prefixed by module, vsn and pid.
 func (h *Host) logLine(ctx context.Context, m api.Module, p *process, line []byte) {
 	var prefix []byte
-	if in := h.instanceOf(m, p); in != nil {
+	if in := h.instanceOf(m); in != nil {
 		prefix = append(prefix, in.code.ver.Name...)
 		prefix = append(prefix, " v"...)
 		prefix = strconv.AppendUint(prefix, in.code.ver.Vsn, 10)
@@ -171,7 +179,10 @@ func (h *Host) logLine(ctx context.Context, m api.Module, p *process, line []byt
 }
 
 // instanceOf returns the wasmhot instance behind a wazero module.
-func (h *Host) instanceOf(m api.Module, p *process) *instance {
+func (h *Host) instanceOf(m api.Module) *instance {
+	if m == nil {
+		return nil
+	}
 	if v, ok := h.insts.Load(m); ok {
 		return v.(*instance)
 	}

@@ -35,6 +35,9 @@ type Host struct {
 
 	logMu sync.Mutex
 
+	ext       extSlots
+	autoloads autoloads
+
 	closed atomic.Bool
 }
 
@@ -60,7 +63,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		MaxSize:    cfg.maxModuleSize,
 		MaxModules: cfg.maxModules,
 	})
-	if err := h.instantiateABI(ctx); err != nil {
+	err := h.instantiateABI(ctx)
+	if err == nil {
+		err = h.instantiateExt(ctx)
+	}
+	if err != nil {
 		_ = h.r.Close(ctx)
 		return nil, err
 	}

@@ -52,6 +52,7 @@ func (p *Prepared) Discard(ctx context.Context) {
 		for _, in := range idle {
 			in.close(0)
 		}
+		p.codes[i].closeStubs(ctx)
 		m.Discard(ctx)
 	}
 }
@@ -73,8 +74,14 @@ func (h *Host) Prepare(ctx context.Context, srcs ...Source) (*Prepared, error) {
 			continue
 		}
 		c := h.newCode(mp.Version)
+		if err := c.link(ctx); err != nil {
+			mp.Discard(ctx)
+			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: fmt.Errorf("%w: %v", ErrBadModule, err)})
+			continue
+		}
 		in, err := c.instantiate(ctx)
 		if err != nil {
+			c.closeStubs(ctx)
 			mp.Discard(ctx)
 			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: fmt.Errorf("%w: %v", ErrBadModule, err)})
 			continue

@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -165,6 +164,9 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 	for {
 		t := slot.Lookup()
 		if t == nil {
+			if h.autoload(ctx, module) {
+				continue
+			}
 			h.procs.abort(p)
 			return nil, undefErr(module, function)
 		}
@@ -405,5 +407,3 @@ func (t *procTable) killAll(ctx context.Context) {
 		}
 	}
 }
-
-var errNoProcess = errors.New("no such process")

@@ -1,0 +1,222 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasmhot/wasmhot/exports"
+	"github.com/wasmhot/wasmhot/modules"
+)
+
+// extSlot is an export-table slot as a guest import sees it: the slot and
+// the signature the importer declared.
+type extSlot struct {
+	slot *exports.Slot[target]
+	sig  modules.Signature
+}
+
+type extKey struct{ module, function, sig string }
+
+// extSlots numbers the (module, function, signature) triples that guests
+// import, so that a stub can name its target with an i32. Lookups by id are
+// lock-free.
+type extSlots struct {
+	mu  sync.Mutex
+	ids map[extKey]uint32
+	tab atomic.Pointer[[]*extSlot]
+}
+
+func (e *extSlots) id(h *Host, imp modules.Import) uint32 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := extKey{imp.Module, imp.Name, imp.Signature.String()}
+	if id, ok := e.ids[k]; ok {
+		return id
+	}
+	if e.ids == nil {
+		e.ids = map[extKey]uint32{}
+	}
+	var tab []*extSlot
+	if p := e.tab.Load(); p != nil {
+		tab = *p
+	}
+	id := uint32(len(tab))
+	tab = append(tab[:len(tab):len(tab)], &extSlot{slot: h.slot(imp.Module, imp.Name), sig: imp.Signature})
+	e.tab.Store(&tab)
+	e.ids[k] = id
+	return id
+}
+
+func (e *extSlots) get(id uint32) *extSlot {
+	tab := *e.tab.Load()
+	return tab[id]
+}
+
+// stub is the compiled stub module standing in for one imported guest module.
+type stub struct {
+	module   string
+	compiled wazero.CompiledModule
+}
+
+var stubConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions()
+
+// link compiles the stubs for c's imports of guest modules.
+func (c *code) link(ctx context.Context) error {
+	byModule := map[string][]stubFunc{}
+	for _, imp := range c.ver.Imports {
+		if imp.Module == ABIModule {
+			continue
+		}
+		byModule[imp.Module] = append(byModule[imp.Module], stubFunc{
+			name: imp.Name, sig: imp.Signature, slot: c.h.ext.id(c.h, imp),
+		})
+	}
+	names := make([]string, 0, len(byModule))
+	for m := range byModule {
+		names = append(names, m)
+	}
+	sort.Strings(names)
+	for _, m := range names {
+		compiled, err := c.h.r.CompileModule(ctx, encodeStub(byModule[m]))
+		if err != nil {
+			c.closeStubs(ctx)
+			return fmt.Errorf("module[%s]: link imports from %s: %w", c.ver.Name, m, err)
+		}
+		c.stubs = append(c.stubs, stub{module: m, compiled: compiled})
+	}
+	return nil
+}
+
+func (c *code) closeStubs(ctx context.Context) {
+	for _, s := range c.stubs {
+		_ = s.compiled.Close(ctx)
+	}
+	c.stubs = nil
+}
+
+// linkContext instantiates c's stubs for one instance and returns the ctx
+// that resolves c's imports of guest modules to them.
+func (c *code) linkContext(ctx context.Context) (context.Context, []api.Module, error) {
+	if len(c.stubs) == 0 {
+		return ctx, nil, nil
+	}
+	mods := make([]api.Module, 0, len(c.stubs))
+	byName := make(map[string]api.Module, len(c.stubs))
+	for _, s := range c.stubs {
+		m, err := c.h.r.InstantiateModule(ctx, s.compiled, stubConfig)
+		if err != nil {
+			for _, m := range mods {
+				_ = m.Close(ctx)
+			}
+			return nil, nil, err
+		}
+		mods = append(mods, m)
+		byName[s.module] = m
+	}
+	return experimental.WithImportResolver(ctx, func(name string) api.Module { return byName[name] }), mods, nil
+}
+
+// instantiateExt instantiates the dispatch host module the stubs import.
+func (h *Host) instantiateExt(ctx context.Context) error {
+	b := h.r.NewHostModuleBuilder(extModule)
+	for n := 0; n <= maxExtParams; n++ {
+		params := make([]api.ValueType, n+1)
+		params[0] = api.ValueTypeI32
+		for i := 1; i <= n; i++ {
+			params[i] = api.ValueTypeI64
+		}
+		for _, result := range []bool{true, false} {
+			var results []api.ValueType
+			if result {
+				results = []api.ValueType{api.ValueTypeI64}
+			}
+			n, result := n, result
+			b = b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
+				h.dispatch(ctx, stack, n, result)
+			}), params, results).Export(dispatchName(n, result))
+		}
+	}
+	if _, err := b.Instantiate(ctx); err != nil {
+		return fmt.Errorf("host: instantiate %s: %w", extModule, err)
+	}
+	return nil
+}
+
+// dispatch is an external call from a guest: stack[0] is the ext slot id,
+// stack[1:1+n] the arguments as i64s. It calls the callee's current
+// version, on the calling process's instance of it (or a pooled one for a
+// Go call). Undef, bad arity and traps end the calling process with that
+// reason, or fail the Go call.
+func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool) {
+	es := h.ext.get(uint32(stack[0]))
+	p := procFrom(ctx)
+	for {
+		t := es.slot.Lookup()
+		if t == nil {
+			if h.autoload(ctx, es.slot.Module) {
+				continue
+			}
+			extFail(p, Undef, undefErr(es.slot.Module, es.slot.Function))
+		}
+		if !t.sig.Equal(es.sig) {
+			extFail(p, BadArity, fmt.Errorf("module[%s] function[%s]: %w: imported as %s, exported as %s",
+				es.slot.Module, es.slot.Function, ErrBadArity, es.sig, t.sig))
+		}
+		c := t.code
+		if !c.gate.Enter() {
+			continue
+		}
+		var in *instance
+		var done func()
+		var err error
+		if p != nil {
+			in, done, err = p.callee(ctx, c)
+		} else {
+			in, err = c.get(ctx)
+		}
+		if err != nil {
+			c.gate.Leave()
+			extFail(p, Trap, err)
+		}
+		var buf [maxExtParams]uint64
+		copy(buf[:], stack[1:1+n])
+		err = in.fn(t.idx).CallWithStack(ctx, buf[:max(n, 1)])
+		switch {
+		case p != nil:
+			done()
+		case err == nil:
+			c.put(in)
+		default:
+			in.close(0)
+		}
+		c.gate.Leave()
+		if err != nil {
+			if p != nil && p.killed() {
+				exit(p, Killed, nil)
+			}
+			extFail(p, Trap, fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, es.slot.Function, err))
+		}
+		if result {
+			stack[0] = buf[0]
+		}
+		return
+	}
+}
+
+// extFail ends an external call that cannot go on: the calling process
+// exits with reason (the first reason set wins, so a failure deep in a call
+// chain is what the process reports), or, in a Go call, the call fails
+// with err.
+func extFail(p *process, reason Reason, err error) {
+	if p != nil {
+		exit(p, reason, err)
+	}
+	panic(err)
+}
