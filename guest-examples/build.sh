@@ -11,14 +11,18 @@ mkdir -p "$out"
 
 expand() { # template version text
   local t=$1 v=$2 text=${3:-}
-  local only1='s/^;;only1 //'
-  [ "$v" = 1 ] || only1='/^;;only1 /d'
-  sed -e "$only1" -e "s/@V@/$v/g" -e "s/@TEXT@/$text/g" -e "s/@LEN@/${#text}/g" "wat/$t.wat.in"
+  # Lines starting ";;onlyN " exist only in version N.
+  sed -e "s/^;;only$v //" -e '/^;;only[0-9] /d' -e "s/@V@/$v/g" -e "s/@TEXT@/$text/g" -e "s/@LEN@/${#text}/g" "wat/$t.wat.in"
 }
 
 for v in 1 2 3; do
   expand counter "$v" > "$gen/counter_v$v.wat"
   expand a_loop "$v" > "$gen/a_loop_v$v.wat"
+done
+for v in 1 2; do
+  for t in test2 e_mod cb g_a g_b; do
+    expand "$t" "$v" > "$gen/${t}_v$v.wat"
+  done
 done
 expand test 1 "this is old code" > "$gen/test_v1.wat"
 expand test 2 "this is new code" > "$gen/test_v2.wat"

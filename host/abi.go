@@ -227,12 +227,12 @@ func (h *Host) abiReceive(ctx context.Context, m api.Module, stack []uint64) {
 			stack[0] = i32Code(abiTimeout)
 			return
 		}
-		p.setStatus(Suspended)
+		p.suspend()
 		select {
 		case <-p.mbox.notify:
-			p.setStatus(Running)
+			p.resume()
 		case <-timer:
-			p.setStatus(Running)
+			p.resume()
 			stack[0] = i32Code(abiTimeout)
 			return
 		case <-p.killCh:
@@ -256,10 +256,10 @@ func (h *Host) abiSleep(ctx context.Context, m api.Module, stack []uint64) {
 		}
 		return
 	}
-	p.setStatus(Suspended)
+	p.suspend()
 	select {
 	case <-t.C:
-		p.setStatus(Running)
+		p.resume()
 	case <-p.killCh:
 		exit(p, Killed, nil)
 	}

@@ -51,25 +51,41 @@ func (f *Func) Call(ctx context.Context, args ...uint64) ([]uint64, error) {
 		return nil, err
 	}
 	for {
-		t := f.slot.Lookup()
+		t, pin, unpin := f.h.resolve(ctx, f.slot)
 		if t == nil {
-			if f.h.autoload(ctx, f.slot.Module) {
-				continue
-			}
 			return nil, undefErr(f.slot.Module, f.slot.Function)
 		}
 		if len(args) != len(t.sig.Params) {
+			unpin()
 			return nil, fmt.Errorf("module[%s] function[%s]: %w: %d arguments for %s",
 				f.slot.Module, f.slot.Function, ErrBadArity, len(args), t.sig)
 		}
 		c := t.code
 		if !c.gate.Enter() {
+			unpin()
 			continue // purged since the lookup; the table has moved on
 		}
-		res, err := c.callGo(ctx, t, args)
+		res, err := c.callGo(withPin(ctx, c, pin), t, args)
 		c.gate.Leave()
+		unpin()
 		return res, err
 	}
+}
+
+// resolve looks up a Go call's target, loading its module from the code
+// path if needed. When the target makes external calls of its own, the
+// lookup is made in a pinned generation that the whole call chain then
+// uses (see exports.Pin); unpin releases it.
+func (h *Host) resolve(ctx context.Context, slot *exports.Slot[target]) (*target, exports.Pin[target], func()) {
+	t := slot.Lookup()
+	if t == nil && h.autoload(ctx, slot.Module) {
+		t = slot.Lookup()
+	}
+	if t == nil || len(t.code.stubs) == 0 {
+		return t, exports.Pin[target]{}, func() {}
+	}
+	pin := h.exports.Pin()
+	return slot.LookupIn(pin), pin, func() { h.exports.Unpin(pin) }
 }
 
 // callGo runs one Go → guest call on a pooled instance. The caller holds the
@@ -148,23 +164,23 @@ func (f *Func) CallBytes(ctx context.Context, in []byte) ([]byte, error) {
 			f.slot.Module, f.slot.Function, ErrLimit, len(in), f.h.cfg.maxMessageSize)
 	}
 	for {
-		t := f.slot.Lookup()
+		t, pin, unpin := f.h.resolve(ctx, f.slot)
 		if t == nil {
-			if f.h.autoload(ctx, f.slot.Module) {
-				continue
-			}
 			return nil, undefErr(f.slot.Module, f.slot.Function)
 		}
 		if !t.sig.Equal(bytesSig) {
+			unpin()
 			return nil, fmt.Errorf("module[%s] function[%s]: %w: %s is not a bytes function %s",
 				f.slot.Module, f.slot.Function, ErrBadArity, t.sig, bytesSig)
 		}
 		c := t.code
 		if !c.gate.Enter() {
+			unpin()
 			continue
 		}
-		out, err := c.callBytesGo(ctx, t, in)
+		out, err := c.callBytesGo(withPin(ctx, c, pin), t, in)
 		c.gate.Leave()
+		unpin()
 		return out, err
 	}
 }

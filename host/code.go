@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -20,13 +21,17 @@ const exitKilled = 137
 // instances and the gate that counts calls in flight in it. It implements
 // purger.Target.
 type code struct {
-	h       *Host
-	ver     *modules.Version
-	gate    purger.Gate
-	targets map[string]*target
-	alloc   int // index of the "alloc" export in ver.Exports, or -1
-	modCfg  wazero.ModuleConfig
-	stubs   []stub // one per imported guest module
+	h           *Host
+	ver         *modules.Version
+	gate        purger.Gate
+	targets     map[string]*target
+	alloc       int // index of the "alloc" export in ver.Exports, or -1
+	modCfg      wazero.ModuleConfig
+	stubs       []stub // one per imported guest module; fixed after link
+	stubsClosed sync.Once
+	// oldSince is the export-table generation that made this version old
+	// (0 while current).
+	oldSince atomic.Uint64
 
 	mu    sync.Mutex
 	idle  []*instance            // pooled instances for Go calls
@@ -184,6 +189,16 @@ func (c *code) Lingering() []purger.Process {
 		out = append(out, p)
 	}
 	return out
+}
+
+// Settle implements purger.Target: it waits until no call chain that began
+// while c was current is still running.
+func (c *code) Settle(ctx context.Context) error {
+	seq := c.oldSince.Load()
+	if seq == 0 {
+		return nil
+	}
+	return c.h.exports.WaitUnpinned(ctx, seq)
 }
 
 // InterruptCalls implements purger.Target: it closes every instance in use.

@@ -98,12 +98,14 @@ func (h *Host) abiCallBytes(ctx context.Context, m api.Module, stack []uint64) {
 		return
 	}
 	slot := h.slot(mod, fn)
+	pin, end := h.chain(ctx, p)
+	defer end()
 	for {
-		t := slot.Lookup()
+		t := slot.LookupIn(pin)
+		if t == nil && h.autoload(ctx, mod) {
+			t = slot.Lookup() // loaded just now, after the chain began
+		}
 		if t == nil {
-			if h.autoload(ctx, mod) {
-				continue
-			}
 			stack[0] = i32Code(abiUndef)
 			return
 		}
@@ -113,9 +115,9 @@ func (h *Host) abiCallBytes(ctx context.Context, m api.Module, stack []uint64) {
 		}
 		c := t.code
 		if !c.gate.Enter() {
-			continue
+			extFail(p, Killed, fmt.Errorf("module[%s] vsn[%d]: %w", c.ver.Name, c.ver.Vsn, ErrPurged))
 		}
-		out, err := h.guestBytesCall(ctx, p, t, data)
+		out, err := h.guestBytesCall(withPin(ctx, c, pin), p, t, data)
 		c.gate.Leave()
 		if err != nil {
 			if p != nil && p.killed() {

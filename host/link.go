@@ -86,7 +86,9 @@ func (c *code) link(ctx context.Context) error {
 	for _, m := range names {
 		compiled, err := c.h.r.CompileModule(ctx, encodeStub(byModule[m]))
 		if err != nil {
-			c.closeStubs(ctx)
+			for _, s := range c.stubs {
+				_ = s.compiled.Close(ctx)
+			}
 			return fmt.Errorf("module[%s]: link imports from %s: %w", c.ver.Name, m, err)
 		}
 		c.stubs = append(c.stubs, stub{module: m, compiled: compiled})
@@ -94,11 +96,14 @@ func (c *code) link(ctx context.Context) error {
 	return nil
 }
 
+// closeStubs releases the compiled stubs, once. c.stubs itself stays: calls
+// read it without a lock to see whether c makes external calls.
 func (c *code) closeStubs(ctx context.Context) {
-	for _, s := range c.stubs {
-		_ = s.compiled.Close(ctx)
-	}
-	c.stubs = nil
+	c.stubsClosed.Do(func() {
+		for _, s := range c.stubs {
+			_ = s.compiled.Close(ctx)
+		}
+	})
 }
 
 // linkContext instantiates c's stubs for one instance and returns the ctx
@@ -149,20 +154,60 @@ func (h *Host) instantiateExt(ctx context.Context) error {
 	return nil
 }
 
+type ctxPinKey struct{}
+
+// chain returns the pinned export-table generation of the call chain the
+// caller is in, starting the chain when there is none (a process's first
+// external call from its own code, or a Go call), and the function that
+// ends it. All external calls of one chain resolve in that generation, so a
+// chain never sees half of an atomic load.
+func (h *Host) chain(ctx context.Context, p *process) (exports.Pin[target], func()) {
+	if p != nil {
+		if p.pin.Valid() {
+			return p.pin, func() {}
+		}
+		p.pin, p.pinHeld = h.exports.Pin(), true
+		return p.pin, func() {
+			if p.pinHeld {
+				h.exports.Unpin(p.pin)
+			}
+			p.pin, p.pinHeld = exports.Pin[target]{}, false
+		}
+	}
+	if pin, ok := ctx.Value(ctxPinKey{}).(exports.Pin[target]); ok {
+		return pin, func() {}
+	}
+	pin := h.exports.Pin()
+	return pin, func() { h.exports.Unpin(pin) }
+}
+
+// withPin passes a Go call's pin to the external calls its callee makes.
+func withPin(ctx context.Context, c *code, pin exports.Pin[target]) context.Context {
+	if len(c.stubs) == 0 {
+		return ctx
+	}
+	if _, ok := ctx.Value(ctxPinKey{}).(exports.Pin[target]); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, ctxPinKey{}, pin)
+}
+
 // dispatch is an external call from a guest: stack[0] is the ext slot id,
-// stack[1:1+n] the arguments as i64s. It calls the callee's current
-// version, on the calling process's instance of it (or a pooled one for a
-// Go call). Undef, bad arity and traps end the calling process with that
-// reason, or fail the Go call.
+// stack[1:1+n] the arguments as i64s. It calls the callee's version in the
+// chain's generation, on the calling process's instance of it (or a pooled
+// one for a Go call). Undef, bad arity and traps end the calling process
+// with that reason, or fail the Go call.
 func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool) {
 	es := h.ext.get(uint32(stack[0]))
 	p := procFrom(ctx)
+	pin, end := h.chain(ctx, p)
+	defer end()
 	for {
-		t := es.slot.Lookup()
+		t := es.slot.LookupIn(pin)
+		if t == nil && h.autoload(ctx, es.slot.Module) {
+			t = es.slot.Lookup() // loaded just now, after the chain began
+		}
 		if t == nil {
-			if h.autoload(ctx, es.slot.Module) {
-				continue
-			}
 			extFail(p, Undef, undefErr(es.slot.Module, es.slot.Function))
 		}
 		if !t.sig.Equal(es.sig) {
@@ -171,7 +216,8 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 		}
 		c := t.code
 		if !c.gate.Enter() {
-			continue
+			// Purged while this chain still saw it current.
+			extFail(p, Killed, fmt.Errorf("module[%s] vsn[%d]: %w", c.ver.Name, c.ver.Vsn, ErrPurged))
 		}
 		var in *instance
 		var done func()
@@ -187,7 +233,7 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 		}
 		var buf [maxExtParams]uint64
 		copy(buf[:], stack[1:1+n])
-		err = in.fn(t.idx).CallWithStack(ctx, buf[:max(n, 1)])
+		err = in.fn(t.idx).CallWithStack(withPin(ctx, c, pin), buf[:max(n, 1)])
 		switch {
 		case p != nil:
 			done()

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasmhot/wasmhot/exports"
 	"github.com/wasmhot/wasmhot/modules"
 )
 
@@ -89,6 +90,10 @@ type process struct {
 	// the instances with a call of p's on them.
 	callees map[*code]*instance
 	busy    map[*instance]bool
+	// pin is the export-table generation of the external call chain the
+	// process is in, if any; only the process goroutine touches it.
+	pin     exports.Pin[target]
+	pinHeld bool // false while suspended
 }
 
 // Kill implements purger.Process: the process ends with reason killed.
@@ -118,6 +123,24 @@ func (p *process) killed() bool {
 }
 
 func (p *process) setStatus(s Status) { p.status.Store(s) }
+
+// suspend marks p blocked in receive or sleep. A blocked process does not
+// hold its call chain's generation: a purge need not wait for a process
+// that waits for messages. It resumes in the current generation.
+func (p *process) suspend() {
+	if p.pinHeld {
+		p.h.exports.Unpin(p.pin)
+		p.pinHeld = false
+	}
+	p.setStatus(Suspended)
+}
+
+func (p *process) resume() {
+	if p.pin.Valid() && !p.pinHeld {
+		p.pin, p.pinHeld = p.h.exports.Pin(), true
+	}
+	p.setStatus(Running)
+}
 
 // Spawn starts a process running module:function (an export of type
 // () -> ()) of the module's current version, with state as its initial
@@ -163,10 +186,10 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 	}
 	for {
 		t := slot.Lookup()
+		if t == nil && h.autoload(ctx, module) {
+			t = slot.Lookup()
+		}
 		if t == nil {
-			if h.autoload(ctx, module) {
-				continue
-			}
 			h.procs.abort(p)
 			return nil, undefErr(module, function)
 		}

@@ -20,6 +20,9 @@ type Gate struct {
 // is closed: the version is being purged and the caller must look up the
 // current version again.
 func (g *Gate) Enter() bool {
+	if g.closed.Load() {
+		return false
+	}
 	g.n.Add(1)
 	if g.closed.Load() {
 		g.Leave()

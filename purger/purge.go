@@ -28,6 +28,9 @@ type Target interface {
 	// InterruptCalls stops the calls in flight in the version, where the
 	// engine can interrupt running code; each fails with ErrPurged.
 	InterruptCalls()
+	// Settle waits until no call chain that began while the version was
+	// current can still enter it (see exports.Pin), or until ctx ends.
+	Settle(ctx context.Context) error
 	// Free releases the version: its instances, its compiled code, its old
 	// slot. It runs once, when nothing holds the version.
 	Free()
@@ -50,13 +53,15 @@ type Result struct {
 // code:purge/1 returns.
 func (r Result) KilledAny() bool { return r.Killed > 0 }
 
-// SoftPurge frees t when no process lingers in it and no call is in flight,
-// and reports whether it did. It kills nothing; while t is checked, new calls
+// SoftPurge frees t when no process lingers in it, no call is in flight in
+// it and no call chain may still enter it, and reports whether it did. It kills nothing; while t is checked, new calls
 // into t are turned back to the current version.
 func SoftPurge(t Target) bool {
 	g := t.Gate()
 	g.Close()
-	if g.InFlight() > 0 || len(t.Lingering()) > 0 {
+	now, cancel := context.WithCancel(context.Background())
+	cancel() // Settle only checks
+	if g.InFlight() > 0 || len(t.Lingering()) > 0 || t.Settle(now) != nil {
 		g.reopen()
 		return false
 	}
@@ -84,21 +89,25 @@ type Options struct {
 func Purge(ctx context.Context, t Target, opts Options) (Result, error) {
 	var res Result
 	g := t.Gate()
-	g.Close()
-	// Processes may enter a version's code only through the gate, so once it
-	// is closed and drained, no new process can start lingering in t.
 	procs := t.Lingering()
 	for _, p := range procs {
 		p.Kill()
 	}
 	res.Killed = len(procs)
+	gctx, cancel := ctx, context.CancelFunc(func() {})
+	if opts.Interruptible {
+		gctx, cancel = context.WithTimeout(ctx, opts.Grace)
+	}
+	defer cancel()
+	// Call chains that began while t was current may still enter it; let
+	// them, within the grace period. Past it, they find the gate closed and
+	// fail with ErrPurged.
+	_ = t.Settle(gctx)
+	g.Close()
 	if n := int(g.InFlight()); n > 0 {
 		if opts.Interruptible {
-			gctx, cancel := context.WithTimeout(ctx, opts.Grace)
-			err := g.Wait(gctx)
-			cancel()
-			if err != nil {
-				res.Interrupted = int(g.InFlight())
+			if err := g.Wait(gctx); err != nil {
+				res.Interrupted = min(n, int(g.InFlight()))
 				t.InterruptCalls()
 			}
 			res.Waited = n - res.Interrupted
