@@ -1,0 +1,28 @@
+// Package host is the wasmhot runtime a Go program embeds: Erlang/OTP-style
+// hot code loading for WebAssembly guests on wazero.
+//
+// Start with [New] and a [Config]. A [Host] keeps, for every module name, a
+// current and an old version. [Host.Load] makes new code current (failing
+// with [ErrNotPurged] while old code exists, like code:load_file/1);
+// [Host.Reload] purges first (c:l/1); [Host.AtomicLoad], [Host.Prepare] and
+// [Host.Finish] switch several modules at once, all or none.
+//
+// Every fully qualified call goes through the export table to the current
+// version: [Host.Call] and [Func.Call] from Go, [Host.CallBytes] for byte
+// payloads, a guest's import of another guest module ("b" "f" is b:f), a
+// spawn, and a process's continue. Calls inside one Wasm module are local
+// and stay in the version they run in. That is the whole trick of hot code
+// loading.
+//
+// Guest processes ([Host.Spawn]) run one instance each, with a mailbox
+// ([Host.Send]) and a state. A process switches to new code only at its
+// upgrade point: the guest calls wasmhot.continue("fn") and returns, and the
+// host calls fn of the current version, carrying the state over and calling
+// the new version's code_change. [Host.SoftPurge] frees old code nobody
+// uses; [Host.Purge] kills the processes that linger in it. The guest ABI
+// (the "wasmhot" import module) is described in docs/design.md.
+//
+// Two execution modes trade speed for control: [Sandboxed] (the default)
+// can interrupt any running guest; [Trusted] runs faster but can stop a
+// guest only when it calls the host.
+package host
