@@ -74,7 +74,13 @@ func (h *Host) instantiateABI(ctx context.Context) error {
 // checkImport is the code table's import policy: wasmhot imports must be
 // ABI v1 functions with their exact types; any other import is an external
 // call to a guest module (see stub.go).
-func (h *Host) checkImport(imp modules.Import) error {
+func (h *Host) checkImport(module string, imp modules.Import) error {
+	if imp.Module == wasiModule {
+		if !h.cfg.grantsWASI(module) {
+			return fmt.Errorf("WASI is not granted to module %q (Config.WithWASI)", module)
+		}
+		return nil
+	}
 	if imp.Module == ABIModule {
 		for _, f := range abi {
 			if f.name == imp.Name {
@@ -321,5 +327,9 @@ func (h *Host) abiLog(ctx context.Context, m api.Module, stack []uint64) {
 	if !ok {
 		exit(p, BadArg, fmt.Errorf("log: %d+%d outside memory", int32(stack[0]), int32(stack[1])))
 	}
-	h.logLine(ctx, m, p, line)
+	var c *code
+	if in := h.instanceOf(m); in != nil {
+		c = in.code
+	}
+	h.logLine(c, p, line)
 }

@@ -27,6 +27,7 @@ type code struct {
 	targets     map[string]*target
 	alloc       int // index of the "alloc" export in ver.Exports, or -1
 	modCfg      wazero.ModuleConfig
+	wasi        bool   // imports WASI (granted: checked at prepare)
 	stubs       []stub // one per imported guest module; fixed after link
 	stubsClosed sync.Once
 	// oldSince is the export-table generation that made this version old
@@ -57,6 +58,11 @@ func (h *Host) newCode(v *modules.Version) *code {
 		procs:   map[*process]int{},
 	}
 	starts := []string{}
+	for _, imp := range v.Imports {
+		if imp.Module == wasiModule {
+			c.wasi = true
+		}
+	}
 	for i, f := range v.Exports {
 		c.targets[f.Name] = &target{code: c, idx: i, sig: f.Signature}
 		if f.Name == "alloc" && f.Signature.Equal(allocSig) {
@@ -67,6 +73,9 @@ func (h *Host) newCode(v *modules.Version) *code {
 		}
 	}
 	c.modCfg = wazero.NewModuleConfig().WithName("").WithStartFunctions(starts...).WithRandSource(rand.Reader)
+	if c.wasi {
+		c.modCfg = c.modCfg.WithSysWalltime().WithSysNanotime().WithSysNanosleep()
+	}
 	return c
 }
 
@@ -82,6 +91,8 @@ type instance struct {
 	done chan struct{} // closed when the host closes the instance
 	// stubs are the instances linking this one's imports of guest modules.
 	stubs []api.Module
+	// owner is the process the instance belongs to (nil: pooled).
+	owner *process
 
 	closeOnce sync.Once
 }
@@ -96,11 +107,17 @@ func (in *instance) fn(idx int) api.Function {
 }
 
 // instantiate makes a new instance. The caller must hold the gate.
-func (c *code) instantiate(ctx context.Context) (*instance, error) {
+func (c *code) instantiate(ctx context.Context, owner *process) (*instance, error) {
+	in := &instance{code: c, owner: owner, done: make(chan struct{})}
+	cfg := c.modCfg
+	if c.wasi {
+		out := &stdio{in: in}
+		cfg = cfg.WithStdout(out).WithStderr(out)
+	}
 	lctx, stubs, err := c.linkContext(ctx)
 	var mod api.Module
 	if err == nil {
-		mod, err = c.h.r.InstantiateModule(lctx, c.ver.Compiled, c.modCfg)
+		mod, err = c.h.r.InstantiateModule(lctx, c.ver.Compiled, cfg)
 		if err != nil {
 			for _, s := range stubs {
 				_ = s.Close(ctx)
@@ -110,15 +127,10 @@ func (c *code) instantiate(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("module[%s] vsn[%d]: instantiate: %w: %v", c.ver.Name, c.ver.Vsn, ErrTrap, err)
 	}
-	in := &instance{
-		code: c,
-		mod:  mod,
-		fns:  make([]api.Function, len(c.ver.Exports)),
-		mem:  mod.Memory(),
-		done: make(chan struct{}),
-
-		stubs: stubs,
-	}
+	in.mod = mod
+	in.fns = make([]api.Function, len(c.ver.Exports))
+	in.mem = mod.Memory()
+	in.stubs = stubs
 	c.mu.Lock()
 	if c.freed {
 		c.mu.Unlock()
@@ -158,7 +170,7 @@ func (c *code) get(ctx context.Context) (*instance, error) {
 		return in, nil
 	}
 	c.mu.Unlock()
-	return c.instantiate(ctx)
+	return c.instantiate(ctx, nil)
 }
 
 // put returns a borrowed instance; a closed one is dropped.

@@ -65,7 +65,7 @@ func (h *Host) loadFromPath(ctx context.Context, module string) bool {
 	wasm, path, err := h.findModule(module)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			h.logLine(ctx, nil, nil, []byte(fmt.Sprintf("code path: %v", err)))
+			h.logLine(nil, nil, []byte(fmt.Sprintf("code path: %v", err)))
 		}
 		return false
 	}
@@ -73,7 +73,7 @@ func (h *Host) loadFromPath(ctx context.Context, module string) bool {
 		if m, _ := h.table.Get(module); m.Current != nil {
 			return true
 		}
-		h.logLine(ctx, nil, nil, []byte(fmt.Sprintf("code path: load %s: %v", path, err)))
+		h.logLine(nil, nil, []byte(fmt.Sprintf("code path: load %s: %v", path, err)))
 		return false
 	}
 	return true

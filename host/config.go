@@ -61,6 +61,7 @@ type Config struct {
 	log              io.Writer
 	codePath         []string
 	interactive      bool
+	wasi             map[string]bool
 }
 
 // NewConfig returns the default configuration: sandboxed mode, the limits
@@ -126,6 +127,24 @@ func (c Config) WithCodePath(dirs ...string) Config {
 // modules are loaded from the code path on first use; or embedded mode
 // (false): only modules loaded explicitly exist, anything else is undef.
 func (c Config) WithInteractive(on bool) Config { c.interactive = on; return c }
+
+// WithWASI grants WASI (wasi_snapshot_preview1) to the named modules, "*"
+// for every module. A granted guest gets stdout and stderr (written to the
+// log, line by line), clocks, sleep and random; no files, no environment,
+// no arguments, no network. Guests built by Go (GOOS=wasip1) need it.
+func (c Config) WithWASI(modules ...string) Config {
+	m := make(map[string]bool, len(c.wasi)+len(modules))
+	for k := range c.wasi {
+		m[k] = true
+	}
+	for _, name := range modules {
+		m[name] = true
+	}
+	c.wasi = m
+	return c
+}
+
+func (c Config) grantsWASI(module string) bool { return c.wasi["*"] || c.wasi[module] }
 
 // WithLog sets where guest log lines go (nil: discard).
 func (c Config) WithLog(w io.Writer) Config {

@@ -33,7 +33,7 @@ func (p *process) callee(ctx context.Context, c *code) (*instance, func(), error
 			in, err = c.get(ctx)
 			pooled = true
 		} else {
-			in, err = c.instantiate(ctx)
+			in, err = c.instantiate(ctx, p)
 			if err == nil {
 				p.mu.Lock()
 				for oc, oin := range p.callees {
@@ -156,27 +156,28 @@ func (h *Host) guestBytesCall(ctx context.Context, p *process, t *target, data [
 	return out, nil
 }
 
-// logLine writes one guest log line, prefixed by module, vsn and pid.
-func (h *Host) logLine(ctx context.Context, m api.Module, p *process, line []byte) {
-	var prefix []byte
-	if in := h.instanceOf(m); in != nil {
-		prefix = append(prefix, in.code.ver.Name...)
-		prefix = append(prefix, " v"...)
-		prefix = strconv.AppendUint(prefix, in.code.ver.Vsn, 10)
+// logLine writes one guest log line, prefixed by module, vsn and pid. c
+// or p may be nil (a line of the host's own, or from a Go call).
+func (h *Host) logLine(c *code, p *process, line []byte) {
+	var b []byte
+	if c != nil {
+		b = append(b, c.ver.Name...)
+		b = append(b, " v"...)
+		b = strconv.AppendUint(b, c.ver.Vsn, 10)
 	} else {
-		prefix = append(prefix, '?')
+		b = append(b, "wasmhot"...)
 	}
-	prefix = append(prefix, ' ')
+	b = append(b, ' ')
 	if p != nil {
-		prefix = append(prefix, p.id.String()...)
+		b = append(b, p.id.String()...)
 	} else {
-		prefix = append(prefix, '-')
+		b = append(b, '-')
 	}
-	prefix = append(prefix, ": "...)
-	prefix = append(prefix, line...)
-	prefix = append(prefix, '\n')
+	b = append(b, ": "...)
+	b = append(b, line...)
+	b = append(b, '\n')
 	h.logMu.Lock()
-	_, _ = h.cfg.log.Write(prefix)
+	_, _ = h.cfg.log.Write(b)
 	h.logMu.Unlock()
 }
 

@@ -67,6 +67,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if err == nil {
 		err = h.instantiateExt(ctx)
 	}
+	if err == nil {
+		err = h.instantiateWASI(ctx)
+	}
 	if err != nil {
 		_ = h.r.Close(ctx)
 		return nil, err

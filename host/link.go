@@ -70,10 +70,12 @@ var stubConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions()
 // link compiles the stubs for c's imports of guest modules.
 func (c *code) link(ctx context.Context) error {
 	byModule := map[string][]stubFunc{}
+	seen := map[[2]string]bool{}
 	for _, imp := range c.ver.Imports {
-		if imp.Module == ABIModule {
+		if imp.Module == ABIModule || imp.Module == wasiModule || seen[[2]string{imp.Module, imp.Name}] {
 			continue
 		}
+		seen[[2]string{imp.Module, imp.Name}] = true
 		byModule[imp.Module] = append(byModule[imp.Module], stubFunc{
 			name: imp.Name, sig: imp.Signature, slot: c.h.ext.id(c.h, imp),
 		})

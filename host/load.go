@@ -79,7 +79,7 @@ func (h *Host) Prepare(ctx context.Context, srcs ...Source) (*Prepared, error) {
 			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: fmt.Errorf("%w: %v", ErrBadModule, err)})
 			continue
 		}
-		in, err := c.instantiate(ctx)
+		in, err := c.instantiate(ctx, nil)
 		if err != nil {
 			c.closeStubs(ctx)
 			mp.Discard(ctx)

@@ -2,12 +2,14 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 
 	"github.com/google/uuid"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmhot/wasmhot/exports"
 	"github.com/wasmhot/wasmhot/modules"
@@ -201,7 +203,7 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 		if !c.gate.Enter() {
 			continue
 		}
-		in, err := c.instantiate(ctx)
+		in, err := c.instantiate(ctx, p)
 		if err != nil {
 			c.gate.Leave()
 			h.procs.abort(p)
@@ -273,6 +275,10 @@ func (p *process) failure(in *instance, t *target, err error) Exit {
 	if f != nil {
 		return *f
 	}
+	var ee *sys.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 0 {
+		return Exit{Reason: Normal} // WASI proc_exit(0)
+	}
 	c := in.code
 	return Exit{Reason: Trap, Err: fmt.Errorf("module[%s] vsn[%d] function[%s]: %w",
 		c.ver.Name, c.ver.Vsn, c.ver.Exports[t.idx].Name, err)}
@@ -302,7 +308,7 @@ func (p *process) upgrade(fn string) (*target, Exit) {
 		if !c.gate.Enter() {
 			continue
 		}
-		in, err := c.instantiate(p.ctx)
+		in, err := c.instantiate(p.ctx, p)
 		if err != nil {
 			c.gate.Leave()
 			return nil, Exit{Reason: Trap, Err: err}

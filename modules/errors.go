@@ -34,7 +34,13 @@ type ModuleError struct {
 	Err    error
 }
 
-func (e *ModuleError) Error() string { return fmt.Sprintf("module[%s]: %v", e.Module, e.Err) }
+func (e *ModuleError) Error() string {
+	msg := e.Err.Error()
+	if prefix := fmt.Sprintf("module[%s]", e.Module); !strings.HasPrefix(msg, prefix) {
+		msg = prefix + ": " + msg
+	}
+	return msg
+}
 func (e *ModuleError) Unwrap() error { return e.Err }
 
 // BatchError lists every module of a batch that failed, like Erlang's

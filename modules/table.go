@@ -19,9 +19,9 @@ type Source struct {
 	Sticky bool
 }
 
-// ImportPolicy decides whether an import can be satisfied. It returns nil to
-// accept the import, or an error saying why not.
-type ImportPolicy func(Import) error
+// ImportPolicy decides whether an import of the named module can be
+// satisfied. It returns nil to accept the import, or an error saying why not.
+type ImportPolicy func(module string, imp Import) error
 
 // Options configure a [Table]. The zero value accepts any import and sets no
 // limits.
@@ -84,7 +84,7 @@ func (t *Table) Prepare(ctx context.Context, src Source) (*Prepared, error) {
 	v := newVersion(src.Name, src.Wasm, c)
 	if t.opts.Imports != nil {
 		for _, imp := range v.Imports {
-			if err := t.opts.Imports(imp); err != nil {
+			if err := t.opts.Imports(src.Name, imp); err != nil {
 				_ = c.Close(ctx)
 				return nil, fmt.Errorf("module[%s]: %w: import %s.%s %s: %v",
 					src.Name, ErrBadModule, imp.Module, imp.Name, imp.Signature, err)

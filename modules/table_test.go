@@ -49,7 +49,7 @@ func newTable(t testing.TB, opts modules.Options) *modules.Table {
 
 // wasmhotOnly is an import policy that accepts only imports from module
 // "wasmhot", as the host's does.
-func wasmhotOnly(imp modules.Import) error {
+func wasmhotOnly(_ string, imp modules.Import) error {
 	if imp.Module != "wasmhot" {
 		return fmt.Errorf("no host module %q", imp.Module)
 	}
@@ -300,9 +300,9 @@ func TestPrepareBadModule(t *testing.T) {
 func TestImportPolicy(t *testing.T) {
 	ctx := context.Background()
 	var seen []modules.Import
-	recording := func(imp modules.Import) error {
+	recording := func(module string, imp modules.Import) error {
 		seen = append(seen, imp)
-		return wasmhotOnly(imp)
+		return wasmhotOnly(module, imp)
 	}
 	tab := newTable(t, modules.Options{Imports: recording})
 

@@ -1,0 +1,51 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"sync"
+
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// wasiModule is the import module of WASI preview 1.
+const wasiModule = wasi_snapshot_preview1.ModuleName
+
+// instantiateWASI makes WASI available to the modules it is granted to.
+// What a guest can reach through it is set per instance by its module
+// config (see newCode): stdout and stderr into the log, clocks, sleep and
+// random; no filesystem, environment, arguments or sockets are configured.
+func (h *Host) instantiateWASI(ctx context.Context) error {
+	if len(h.cfg.wasi) == 0 {
+		return nil
+	}
+	_, err := wasi_snapshot_preview1.Instantiate(ctx, h.r)
+	return err
+}
+
+// stdio turns a WASI guest's stdout and stderr into log lines, prefixed
+// like the guest's own wasmhot.log lines.
+type stdio struct {
+	in  *instance
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (s *stdio) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf = append(s.buf, p...)
+	for {
+		i := bytes.IndexByte(s.buf, '\n')
+		if i < 0 {
+			break
+		}
+		s.in.code.h.logLine(s.in.code, s.in.owner, s.buf[:i])
+		s.buf = s.buf[i+1:]
+	}
+	if len(s.buf) > 64<<10 { // a very long line: flush it in pieces
+		s.in.code.h.logLine(s.in.code, s.in.owner, s.buf)
+		s.buf = s.buf[:0]
+	}
+	return len(p), nil
+}
