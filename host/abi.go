@@ -62,6 +62,7 @@ func (h *Host) instantiateABI(ctx context.Context) error {
 	for _, f := range abi {
 		fn := f.fn
 		b = b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
+			procFrom(ctx).hostCall()
 			fn(h, ctx, m, stack)
 		}), f.sig.Params, f.sig.Results).Export(f.name)
 	}

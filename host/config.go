@@ -44,6 +44,7 @@ const (
 	DefaultMaxMessageSize   = 16 << 20 // bytes per message, state and bytes call
 	DefaultPurgeTimeout     = 5 * time.Second
 	DefaultPurgeGrace       = 500 * time.Millisecond
+	DefaultStartTimeout     = 5 * time.Second
 )
 
 // Config is the immutable configuration of a [Host]. Each With method returns
@@ -58,6 +59,8 @@ type Config struct {
 	maxMessageSize   int
 	callTimeout      time.Duration
 	purgeGrace       time.Duration
+	processBudget    time.Duration
+	startTimeout     time.Duration
 	log              io.Writer
 	codePath         []string
 	interactive      bool
@@ -76,6 +79,7 @@ func NewConfig() Config {
 		mailboxLimit:     DefaultMailboxLimit,
 		maxMessageSize:   DefaultMaxMessageSize,
 		purgeGrace:       DefaultPurgeGrace,
+		startTimeout:     DefaultStartTimeout,
 		log:              os.Stderr,
 		interactive:      true,
 	}
@@ -146,6 +150,17 @@ func (c Config) WithWASI(modules ...string) Config {
 
 func (c Config) grantsWASI(module string) bool { return c.wasi["*"] || c.wasi[module] }
 
+// WithProcessBudget bounds the wall-clock time a process may run Wasm
+// without calling the host (0, the default: no bound). A process over
+// budget exits with reason limit. Sandboxed mode only: a trusted host cannot
+// interrupt running Wasm.
+func (c Config) WithProcessBudget(d time.Duration) Config { c.processBudget = d; return c }
+
+// WithStartTimeout bounds a module's start function (and _initialize) when
+// a version is prepared (sandboxed mode; default DefaultStartTimeout). A
+// start function that runs longer fails the load.
+func (c Config) WithStartTimeout(d time.Duration) Config { c.startTimeout = d; return c }
+
 // WithLog sets where guest log lines go (nil: discard).
 func (c Config) WithLog(w io.Writer) Config {
 	if w == nil {
@@ -185,6 +200,12 @@ func (c Config) validate() error {
 	}
 	if c.purgeGrace < 0 || c.purgeGrace > DefaultPurgeTimeout {
 		errs = append(errs, fmt.Errorf("purge grace %v: want 0..%v", c.purgeGrace, DefaultPurgeTimeout))
+	}
+	if c.processBudget < 0 || (c.processBudget > 0 && c.mode != Sandboxed) {
+		errs = append(errs, fmt.Errorf("process budget %v: want >= 0, and only in sandboxed mode", c.processBudget))
+	}
+	if c.startTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("start timeout %v: want > 0", c.startTimeout))
 	}
 	if c.callTimeout < 0 {
 		errs = append(errs, fmt.Errorf("call timeout %v: want >= 0", c.callTimeout))

@@ -202,6 +202,7 @@ func withPin(ctx context.Context, c *code, pin exports.Pin[target]) context.Cont
 func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool) {
 	es := h.ext.get(uint32(stack[0]))
 	p := procFrom(ctx)
+	p.hostCall()
 	pin, end := h.chain(ctx, p)
 	defer end()
 	for {

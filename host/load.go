@@ -79,7 +79,7 @@ func (h *Host) Prepare(ctx context.Context, srcs ...Source) (*Prepared, error) {
 			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: fmt.Errorf("%w: %v", ErrBadModule, err)})
 			continue
 		}
-		in, err := c.instantiate(ctx, nil)
+		in, err := c.trialInstance(ctx)
 		if err != nil {
 			c.closeStubs(ctx)
 			mp.Discard(ctx)
@@ -95,6 +95,19 @@ func (h *Host) Prepare(ctx context.Context, srcs ...Source) (*Prepared, error) {
 		return nil, &modules.BatchError{Errs: errs}
 	}
 	return p, nil
+}
+
+// trialInstance makes the first instance of a prepared version, running its
+// start function under the start timeout (which can stop it in sandboxed
+// mode only).
+func (c *code) trialInstance(ctx context.Context) (*instance, error) {
+	sctx, cancel := context.WithTimeout(ctx, c.h.cfg.startTimeout)
+	defer cancel()
+	in, err := c.instantiate(sctx, nil)
+	if err != nil && sctx.Err() != nil {
+		err = fmt.Errorf("start function ran over %v: %w", c.h.cfg.startTimeout, err)
+	}
+	return in, err
 }
 
 // Finish makes every prepared module current in one step, all or none (as

@@ -96,6 +96,16 @@ type process struct {
 	// process is in, if any; only the process goroutine touches it.
 	pin     exports.Pin[target]
 	pinHeld bool // false while suspended
+	// budget, if configured, bounds Wasm time between host calls.
+	budget *budget
+}
+
+// hostCall marks a call from p's guest into the host: the budget starts a
+// new period.
+func (p *process) hostCall() {
+	if p != nil && p.budget != nil {
+		p.budget.restart()
+	}
 }
 
 // Kill implements purger.Process: the process ends with reason killed.
@@ -130,6 +140,9 @@ func (p *process) setStatus(s Status) { p.status.Store(s) }
 // hold its call chain's generation: a purge need not wait for a process
 // that waits for messages. It resumes in the current generation.
 func (p *process) suspend() {
+	if p.budget != nil {
+		p.budget.pause()
+	}
 	if p.pinHeld {
 		p.h.exports.Unpin(p.pin)
 		p.pinHeld = false
@@ -138,6 +151,9 @@ func (p *process) suspend() {
 }
 
 func (p *process) resume() {
+	if p.budget != nil {
+		p.budget.restart()
+	}
 	if p.pin.Valid() && !p.pinHeld {
 		p.pin, p.pinHeld = p.h.exports.Pin(), true
 	}
@@ -182,6 +198,10 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 		busy:    map[*instance]bool{},
 	}
 	p.ctx = context.WithValue(context.Background(), ctxProcKey{}, p)
+	if h.cfg.processBudget > 0 {
+		p.budget = newBudget(p.ctx, h.cfg.processBudget)
+		p.ctx = p.budget
+	}
 	p.setStatus(Running)
 	if !h.procs.add(p, h.cfg.maxProcesses) {
 		return nil, fmt.Errorf("spawn %s:%s: %w: %d processes", module, function, ErrLimit, h.cfg.maxProcesses)
@@ -220,7 +240,10 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 // run is the process goroutine: it calls the entry, then each continue
 // target, upgrading to the current version where it changed.
 func (p *process) run(t *target) {
-	exit := p.loop(t)
+	exit := p.loopSafe(t)
+	if p.budget != nil {
+		p.budget.stop()
+	}
 	p.mu.Lock()
 	in := p.inst
 	p.inst = nil
@@ -234,6 +257,19 @@ func (p *process) run(t *target) {
 	p.setStatus(Exited)
 	p.h.procs.exited(p)
 	close(p.done)
+}
+
+// loopSafe runs loop, turning a panic in host code into the process's exit
+// (reason trap), logged, so that it never takes the node down.
+func (p *process) loopSafe(t *target) (exit Exit) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("host panic: %v", r)
+			p.h.logLine(nil, p, []byte(err.Error()))
+			exit = Exit{Reason: Trap, Err: err}
+		}
+	}()
+	return p.loop(t)
 }
 
 func (p *process) loop(t *target) Exit {
@@ -278,6 +314,9 @@ func (p *process) failure(in *instance, t *target, err error) Exit {
 	var ee *sys.ExitError
 	if errors.As(err, &ee) && ee.ExitCode() == 0 {
 		return Exit{Reason: Normal} // WASI proc_exit(0)
+	}
+	if p.budget != nil && p.budget.Err() != nil {
+		return Exit{Reason: Limit, Err: fmt.Errorf("ran Wasm for more than %v without calling the host", p.budget.d)}
 	}
 	c := in.code
 	return Exit{Reason: Trap, Err: fmt.Errorf("module[%s] vsn[%d] function[%s]: %w",
