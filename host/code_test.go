@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"testing"
 
@@ -422,5 +423,24 @@ func TestTrapDiscardsInstance(t *testing.T) {
 	}
 	if v := call1(t, h, "counter", "add", 2, 3); v != 5 {
 		t.Fatalf("add after trap = %d", v)
+	}
+}
+
+func TestCompilationCacheDir(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for i := 0; i < 2; i++ {
+		h := newHost(t, host.NewConfig().WithCompilationCacheDir(dir).WithLog(nil))
+		mustLoad(t, h, "counter", "counter_v1")
+		if v := call1(t, h, "counter", "version"); v != 1 {
+			t.Fatalf("restart %d: version %d", i, v)
+		}
+		if err := h.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("cache dir empty: %v %v", entries, err)
 	}
 }

@@ -61,6 +61,7 @@ type Config struct {
 	purgeGrace       time.Duration
 	processBudget    time.Duration
 	startTimeout     time.Duration
+	cacheDir         string
 	log              io.Writer
 	codePath         []string
 	interactive      bool
@@ -160,6 +161,11 @@ func (c Config) WithProcessBudget(d time.Duration) Config { c.processBudget = d;
 // a version is prepared (sandboxed mode; default DefaultStartTimeout). A
 // start function that runs longer fails the load.
 func (c Config) WithStartTimeout(d time.Duration) Config { c.startTimeout = d; return c }
+
+// WithCompilationCacheDir keeps compiled code in dir (created if needed),
+// so that a restarted host loads the modules it has seen before without
+// compiling them again. Empty (the default): an in-memory cache only.
+func (c Config) WithCompilationCacheDir(dir string) Config { c.cacheDir = dir; return c }
 
 // WithLog sets where guest log lines go (nil: discard).
 func (c Config) WithLog(w io.Writer) Config {

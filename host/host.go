@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,8 @@ type Host struct {
 
 	slots sync.Map // funcKey -> *exports.Slot[target]
 
+	cache wazero.CompilationCache // nil without a cache dir
+
 	procs procTable
 	insts sync.Map // api.Module -> *instance
 
@@ -51,7 +54,16 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	rc := wazero.NewRuntimeConfig().
 		WithMemoryLimitPages(cfg.memoryLimitPages).
 		WithCloseOnContextDone(cfg.mode == Sandboxed)
+	var cache wazero.CompilationCache
+	if cfg.cacheDir != "" {
+		var err error
+		if cache, err = wazero.NewCompilationCacheWithDir(cfg.cacheDir); err != nil {
+			return nil, fmt.Errorf("host: compilation cache: %w", err)
+		}
+		rc = rc.WithCompilationCache(cache)
+	}
 	h := &Host{
+		cache:   cache,
 		cfg:     cfg,
 		r:       wazero.NewRuntimeWithConfig(ctx, rc),
 		exports: exports.New[target](),
@@ -89,7 +101,11 @@ func (h *Host) Close(ctx context.Context) error {
 	h.procs.killAll(ctx)
 	h.codeMu.Lock()
 	defer h.codeMu.Unlock()
-	return h.r.Close(ctx)
+	err := h.r.Close(ctx)
+	if h.cache != nil {
+		err = errors.Join(err, h.cache.Close(ctx))
+	}
+	return err
 }
 
 func (h *Host) checkOpen() error {
