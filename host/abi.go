@@ -96,15 +96,20 @@ func (h *Host) checkImport(module string, imp modules.Import) error {
 	return checkExtImport(imp)
 }
 
-// exit unwinds the calling guest: the process (if any) ends with reason.
+// exit unwinds the calling guest: the process ends with reason, or, in a Go
+// call (no process), the call fails with err.
 func exit(p *process, reason Reason, err error) {
-	if p != nil {
-		p.mu.Lock()
-		if p.fail == nil {
-			p.fail = &Exit{Reason: reason, Err: err}
+	if p == nil {
+		if err == nil {
+			err = errors.New(string(reason))
 		}
-		p.mu.Unlock()
+		panic(fmt.Errorf("%s: %w", reason, err))
 	}
+	p.mu.Lock()
+	if p.fail == nil {
+		p.fail = &Exit{Reason: reason, Err: err}
+	}
+	p.mu.Unlock()
 	panic(sys.NewExitError(exitKilled))
 }
 

@@ -43,7 +43,7 @@ const (
 	DefaultMailboxLimit     = 100_000  // messages queued per process
 	DefaultMaxMessageSize   = 16 << 20 // bytes per message, state and bytes call
 	DefaultPurgeTimeout     = 5 * time.Second
-	DefaultPurgeGrace       = 500 * time.Millisecond
+	DefaultPurgeGrace       = 2 * time.Second
 	DefaultStartTimeout     = 5 * time.Second
 )
 

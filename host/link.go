@@ -267,5 +267,5 @@ func extFail(p *process, reason Reason, err error) {
 	if p != nil {
 		exit(p, reason, err)
 	}
-	panic(err)
+	panic(err) // keeps the sentinel (ErrUndef, ErrBadArity...) for errors.Is
 }
