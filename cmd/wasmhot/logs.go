@@ -1,0 +1,33 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+)
+
+func logsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "logs",
+		Usage: "print a node's recent guest log lines, and with --follow the new ones",
+		Description: "Each line is \"MODULE vVSN PID: TEXT\", as the node prints it. The node\n" +
+			"keeps its last 1000 lines; --follow goes on printing until interrupted or\n" +
+			"until the node stops.",
+		Flags: nodeFlags(
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new lines"},
+		),
+		Action: func(c *cli.Context) error {
+			if _, err := exactArgs(c, 0); err != nil {
+				return err
+			}
+			cl, err := nodeClient(c)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			return cl.Logs(c.Context, c.Bool("follow"), func(l string) {
+				fmt.Fprintln(c.App.Writer, l)
+			})
+		},
+	}
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wasmhot/wasmhot/internal/control"
+)
+
+// nodeFlags are the flags of every client command, then extra.
+func nodeFlags(extra ...cli.Flag) []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{
+			Name:    "node",
+			Usage:   "the node: a Unix socket `PATH` (default $XDG_RUNTIME_DIR/wasmhot.sock, else ./wasmhot.sock) or a loopback HOST:PORT",
+			EnvVars: []string{"WASMHOT_NODE"},
+		},
+		&cli.StringFlag{
+			Name:    "token-file",
+			Usage:   "read the bearer token of a TCP node from `FILE`",
+			EnvVars: []string{"WASMHOT_TOKEN_FILE"},
+		},
+	}, extra...)
+}
+
+// nodeClient returns a client of the node the flags name.
+func nodeClient(c *cli.Context) (*control.Client, error) {
+	node := c.String("node")
+	if node == "" {
+		node = control.DefaultSocket()
+	}
+	token := ""
+	if f := c.String("token-file"); f != "" {
+		var err error
+		if token, err = control.ReadToken(f); err != nil {
+			return nil, err
+		}
+	}
+	return control.Dial(node, token)
+}
+
+// exactArgs returns the positional arguments when there are n of them.
+func exactArgs(c *cli.Context, n int) ([]string, error) {
+	if c.NArg() != n {
+		return nil, usageError(c, fmt.Sprintf("want %d argument(s), got %d", n, c.NArg()))
+	}
+	return c.Args().Slice(), nil
+}
+
+func usageError(c *cli.Context, msg string) error {
+	return fmt.Errorf("%s: %s (usage: wasmhot %s %s)", c.Command.Name, msg, c.Command.Name, c.Command.ArgsUsage)
+}
+
+// printBool prints an Erlang boolean.
+func printBool(c *cli.Context, b bool) {
+	fmt.Fprintln(c.App.Writer, b)
+}

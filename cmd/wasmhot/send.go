@@ -1,0 +1,30 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/wasmhot/wasmhot/internal/control"
+)
+
+func sendCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "send",
+		Usage:     "put a message in a process's mailbox",
+		ArgsUsage: "PID TEXT",
+		Description: "Sends TEXT (its bytes, as given) to the process. Use -- before a TEXT\n" +
+			"that starts with a dash.",
+		Flags: nodeFlags(),
+		Action: func(c *cli.Context) error {
+			args, err := exactArgs(c, 2)
+			if err != nil {
+				return err
+			}
+			cl, err := nodeClient(c)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			return cl.Send(c.Context, control.SendRequest{PID: args[0], Message: args[1]})
+		},
+	}
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/control"
+	"github.com/wasmhot/wasmhot/internal/statedir"
+)
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run a node that stays up, with a control API for the client commands",
+		Description: "Runs a node in this process until SIGINT or SIGTERM; guest log lines go\n" +
+			"to stdout. The control API (JSON over HTTP) listens on a Unix socket of\n" +
+			"mode 0600: --socket, default $XDG_RUNTIME_DIR/wasmhot.sock, else\n" +
+			"./wasmhot.sock. With --listen it also listens on a loopback TCP address\n" +
+			"(non-loopback addresses are refused) where every request must carry the\n" +
+			"bearer token read from --token-file. On stop the processes are killed\n" +
+			"and the socket removed.\n" +
+			"\n" +
+			"--state-dir DIR persists the bytes of each loaded version (DIR/blobs/\n" +
+			"SHA256.wasm) and which version of each module is current, and which are\n" +
+			"sticky (DIR/manifest.json, written atomically). A node started on the\n" +
+			"same DIR loads the current versions again (with new vsn numbers, the same\n" +
+			"sha256); old versions are not restored, as no process can linger in them\n" +
+			"after a restart.",
+		Flags: hostFlags(
+			&cli.StringFlag{Name: "socket", Usage: "listen on the Unix socket `PATH` (default $XDG_RUNTIME_DIR/wasmhot.sock, else ./wasmhot.sock)"},
+			&cli.StringFlag{Name: "listen", Usage: "also listen on the loopback TCP address `HOST:PORT` (needs --token-file)"},
+			&cli.StringFlag{Name: "token-file", Usage: "the bearer token TCP clients must send is in `FILE`"},
+			&cli.StringFlag{Name: "state-dir", Usage: "persist loaded code in `DIR` and reload it at start"},
+		),
+		Action: func(c *cli.Context) error {
+			if _, err := exactArgs(c, 0); err != nil {
+				return err
+			}
+			cfg, err := hostConfig(c)
+			if err != nil {
+				return err
+			}
+			n := &node{
+				socket: c.String("socket"), listen: c.String("listen"), tokenFile: c.String("token-file"),
+				stateDir: c.String("state-dir"), codePath: c.StringSlice("code-path"),
+				stdout: &lockedWriter{w: c.App.Writer}, stderr: &lockedWriter{w: c.App.ErrWriter},
+			}
+			return n.serve(c.Context, cfg)
+		},
+	}
+}
+
+// node is one `wasmhot serve`.
+type node struct {
+	socket, listen, tokenFile, stateDir string
+	codePath                            []string
+	stdout, stderr                      io.Writer
+}
+
+func (n *node) serve(ctx context.Context, cfg host.Config) (err error) {
+	if (n.listen == "") != (n.tokenFile == "") {
+		return errors.New("serve: --listen and --token-file go together: TCP clients must authenticate")
+	}
+	token := ""
+	if n.tokenFile != "" {
+		if token, err = control.ReadToken(n.tokenFile); err != nil {
+			return err
+		}
+		if fi, err := os.Stat(n.tokenFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			fmt.Fprintf(n.stderr, "wasmhot: warning: token file %s is readable by others (mode %v); chmod 600 it\n", n.tokenFile, fi.Mode().Perm())
+		}
+	}
+	if n.socket == "" {
+		n.socket = control.DefaultSocket()
+	}
+	var store *statedir.Store
+	if n.stateDir != "" {
+		if store, err = statedir.Open(n.stateDir, n.codePath); err != nil {
+			return err
+		}
+	}
+	hub := control.NewHub(n.stdout, 0)
+	defer hub.Close()
+	h, err := host.New(ctx, cfg.WithLog(hub))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if cerr := h.Close(cctx); cerr != nil && err == nil {
+			err = fmt.Errorf("close: %w", cerr)
+		}
+	}()
+	if err := n.restore(ctx, h, store); err != nil {
+		return err
+	}
+	srv := control.NewServer(control.Options{Host: h, Logs: hub, State: store, ErrorLog: n.stderr})
+	return n.listenAndServe(ctx, srv, token)
+}
+
+// restore loads the current versions recorded in the state directory.
+func (n *node) restore(ctx context.Context, h *host.Host, store *statedir.Store) error {
+	if store == nil {
+		return nil
+	}
+	srcs, err := store.Boot()
+	if err != nil {
+		return err
+	}
+	if len(srcs) > 0 {
+		if err := h.AtomicLoad(ctx, srcs...); err != nil {
+			return fmt.Errorf("state dir %s: restoring modules: %w", n.stateDir, err)
+		}
+		fmt.Fprintf(n.stderr, "wasmhot: restored %d module(s) from %s\n", len(srcs), n.stateDir)
+	}
+	return store.Sync(h.Modules())
+}
+
+// listenAndServe serves on the socket (and the TCP address) until ctx ends
+// or a listener fails.
+func (n *node) listenAndServe(ctx context.Context, srv *control.Server, token string) error {
+	type listener struct {
+		ln    net.Listener
+		token string
+		name  string
+	}
+	ln, err := control.ListenUnix(n.socket)
+	if err != nil {
+		return err
+	}
+	lns := []listener{{ln, "", "unix:" + n.socket}}
+	if n.listen != "" {
+		tln, err := control.ListenTCP(n.listen)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		lns = append(lns, listener{tln, token, "tcp:" + tln.Addr().String()})
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(lns))
+	for _, l := range lns {
+		go func() {
+			err := srv.Serve(ctx, l.ln, l.token)
+			_ = l.ln.Close() // removes the socket file
+			if err != nil {
+				err = fmt.Errorf("%s: %w", l.name, err)
+			}
+			cancel() // one listener failing stops the node
+			errs <- err
+		}()
+		fmt.Fprintf(n.stderr, "wasmhot: node listening on %s\n", l.name)
+	}
+	var first error
+	for range lns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	fmt.Fprintln(n.stderr, "wasmhot: node stopped")
+	return first
+}

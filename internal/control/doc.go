@@ -1,0 +1,30 @@
+// Package control is the control API of a wasmhot node: the protocol (JSON
+// over HTTP), the server that maps it onto a *host.Host, and the client the
+// wasmhot command uses.
+//
+// The server listens on a Unix socket (mode 0600, no authentication beyond
+// the file's permissions; see [ListenUnix]) and, optionally, on a loopback
+// TCP address where every request must carry "Authorization: Bearer TOKEN"
+// (see [ListenTCP] and [Server.Handler]).
+//
+// Endpoints (all under /v1; requests and replies are JSON unless noted):
+//
+//	POST /v1/load        LoadRequest        -> LoadResponse
+//	POST /v1/soft-purge  ModuleRequest      -> BoolResponse
+//	POST /v1/purge       ModuleRequest      -> PurgeResponse
+//	POST /v1/delete      ModuleRequest      -> BoolResponse
+//	GET  /v1/modules                        -> ModulesResponse
+//	POST /v1/spawn       SpawnRequest       -> SpawnResponse
+//	POST /v1/send        SendRequest        -> OKResponse
+//	GET  /v1/procs[?all=true]               -> ProcsResponse
+//	POST /v1/check       CheckRequest       -> BoolResponse
+//	POST /v1/call        CallRequest        -> CallResponse
+//	GET  /v1/logs[?follow=true]             -> text/plain, one guest log line per line
+//
+// A failure is an HTTP status and an [Error] body {"error": "...", "code":
+// "..."}; the codes (Code* constants) are stable and Erlang-like, e.g.
+// "not_purged", "sticky_directory", "badfile", "undef". A refused request
+// changes nothing.
+//
+// Start with [NewServer] and [Dial].
+package control

@@ -1,0 +1,66 @@
+package control
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestHub(t *testing.T) {
+	var echo bytes.Buffer
+	h := NewHub(&echo, 3)
+	_, _ = h.Write([]byte("a\nb\n"))
+	recent, lines, cancel := h.Subscribe()
+	if !slices.Equal(recent, []string{"a", "b"}) {
+		t.Errorf("recent = %q", recent)
+	}
+	_, _ = h.Write([]byte("c\nd"))
+	_, _ = h.Write([]byte("\n"))
+	if got := []string{<-lines, <-lines}; !slices.Equal(got, []string{"c", "d"}) {
+		t.Errorf("followed %q", got)
+	}
+	if got := h.Recent(); !slices.Equal(got, []string{"b", "c", "d"}) {
+		t.Errorf("kept %q, want the last 3", got)
+	}
+	if echo.String() != "a\nb\nc\nd\n" {
+		t.Errorf("echo %q", echo.String())
+	}
+	cancel()
+	cancel()
+	if _, ok := <-lines; ok {
+		t.Error("channel open after cancel")
+	}
+	_, lines2, _ := h.Subscribe()
+	h.Close()
+	h.Close()
+	if _, ok := <-lines2; ok {
+		t.Error("channel open after Close")
+	}
+	_, lines3, _ := h.Subscribe()
+	if _, ok := <-lines3; ok {
+		t.Error("subscription after Close is open")
+	}
+}
+
+// A reader that does not keep up loses lines, is told so, and never
+// blocks the writer.
+func TestHubSlowReader(t *testing.T) {
+	h := NewHub(nil, 0)
+	_, lines, cancel := h.Subscribe()
+	defer cancel()
+	for i := 0; i < subBuffer+10; i++ {
+		_, _ = fmt.Fprintf(h, "line %d\n", i)
+	}
+	for i := 0; i < subBuffer; i++ {
+		<-lines
+	}
+	_, _ = h.Write([]byte("after\n"))
+	if l := <-lines; !strings.Contains(l, "10 log line(s) dropped") {
+		t.Errorf("got %q, want a drop notice", l)
+	}
+	if l := <-lines; l != "after" {
+		t.Errorf("got %q after the notice", l)
+	}
+}

@@ -1,0 +1,207 @@
+package control
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/statedir"
+)
+
+// Options configure a [Server].
+type Options struct {
+	// Host is the node's runtime. Required.
+	Host *host.Host
+	// Logs feeds the logs endpoint; nil: the endpoint answers with no lines.
+	Logs *Hub
+	// State persists loaded code; nil: nothing is persisted.
+	State *statedir.Store
+	// MaxRequestBytes caps request bodies (default MaxRequestBytes); larger
+	// requests are refused with 413 before anything changes.
+	MaxRequestBytes int64
+	// ErrorLog receives problems that are not a request's fault, such as a
+	// state directory that cannot be written (nil: discarded).
+	ErrorLog io.Writer
+}
+
+// Server answers the control API for one host. It is safe for concurrent
+// use; code changes (load, purge, delete) are serialised.
+type Server struct {
+	opts Options
+
+	// codeMu serialises code changes and the state directory's updates,
+	// so the manifest follows the order of the changes.
+	codeMu sync.Mutex
+
+	routes map[string]route
+}
+
+type route struct {
+	method string
+	handle func(s *Server, w http.ResponseWriter, r *http.Request) (any, error)
+}
+
+// NewServer returns a server for opts.Host.
+func NewServer(opts Options) *Server {
+	if opts.MaxRequestBytes <= 0 {
+		opts.MaxRequestBytes = MaxRequestBytes
+	}
+	if opts.ErrorLog == nil {
+		opts.ErrorLog = io.Discard
+	}
+	return &Server{opts: opts, routes: map[string]route{
+		"/v1/load":       {http.MethodPost, (*Server).load},
+		"/v1/soft-purge": {http.MethodPost, (*Server).softPurge},
+		"/v1/purge":      {http.MethodPost, (*Server).purge},
+		"/v1/delete":     {http.MethodPost, (*Server).delete},
+		"/v1/modules":    {http.MethodGet, (*Server).modules},
+		"/v1/spawn":      {http.MethodPost, (*Server).spawn},
+		"/v1/send":       {http.MethodPost, (*Server).send},
+		"/v1/procs":      {http.MethodGet, (*Server).procs},
+		"/v1/check":      {http.MethodPost, (*Server).check},
+		"/v1/call":       {http.MethodPost, (*Server).call},
+		"/v1/logs":       {http.MethodGet, (*Server).logs},
+	}}
+}
+
+// Handler returns the API as an http.Handler. With a non-empty token every
+// request must carry "Authorization: Bearer TOKEN" (compared in constant
+// time) or is refused with 401; use it on TCP listeners. With an empty
+// token there is no check: use it only on a Unix socket of mode 0600.
+func (s *Server) Handler(token string) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="wasmhot"`)
+			writeError(w, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing or wrong bearer token"})
+			return
+		}
+		rt, ok := s.routes[r.URL.Path]
+		if !ok {
+			writeError(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: fmt.Sprintf("no endpoint %s", r.URL.Path)})
+			return
+		}
+		if r.Method != rt.method {
+			w.Header().Set("Allow", rt.method)
+			writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethod, Message: fmt.Sprintf("%s wants %s, not %s", r.URL.Path, rt.method, r.Method)})
+			return
+		}
+		res, err := rt.handle(s, w, r)
+		if err != nil {
+			writeError(w, toError(err))
+			return
+		}
+		if res != nil {
+			writeJSON(w, http.StatusOK, res)
+		}
+	})
+}
+
+// Serve answers requests on ln until ctx ends, then shuts down: it stops
+// accepting, ends the log streams and waits (up to 5 s) for requests in
+// progress. It returns nil after a shutdown caused by ctx.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, token string) error {
+	base, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := &http.Server{
+		Handler:           s.Handler(token),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return base },
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	cancel() // ends log streams and the requests' contexts
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = srv.Close()
+	}
+	if serr := <-done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *Error) {
+	writeJSON(w, e.Status, e)
+}
+
+// decode reads the JSON request body into v: one object, no unknown fields,
+// nothing after it, at most MaxRequestBytes.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeBadRequest, Message: fmt.Sprintf("content type %q: want application/json", ct)}
+	}
+	if r.ContentLength > s.opts.MaxRequestBytes {
+		return tooLarge(s.opts.MaxRequestBytes)
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBytes))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("data after the JSON object")
+	}
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("data after the JSON object")
+		}
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge(s.opts.MaxRequestBytes)
+	case errors.Is(err, io.EOF):
+		return badRequest("empty request body: want a JSON object")
+	case err != nil:
+		return badRequest("malformed request: %v", err)
+	}
+	return nil
+}
+
+func tooLarge(limit int64) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: fmt.Sprintf("request body over %d bytes", limit)}
+}
+
+// syncState records the code table in the state directory, if any. The
+// caller holds codeMu. A failure does not fail the request (the change is
+// made); it goes to the error log.
+func (s *Server) syncState() {
+	if s.opts.State == nil {
+		return
+	}
+	if err := s.opts.State.Sync(s.opts.Host.Modules()); err != nil {
+		fmt.Fprintf(s.opts.ErrorLog, "wasmhot: %v\n", err)
+	}
+}
+
+// syncAfter records the code table after a request that may have loaded a
+// module from the code path (spawn, call).
+func (s *Server) syncAfter() {
+	if s.opts.State == nil {
+		return
+	}
+	s.codeMu.Lock()
+	defer s.codeMu.Unlock()
+	s.syncState()
+}
