@@ -183,30 +183,55 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte) (VersionInfo,
 // compiled and checked before anything is purged, so a bad module changes
 // nothing.
 func (h *Host) Reload(ctx context.Context, name string, wasm []byte) (VersionInfo, PurgeResult, error) {
-	if err := h.checkOpen(); err != nil {
-		return VersionInfo{}, PurgeResult{}, err
-	}
-	p, err := h.Prepare(ctx, Source{Name: name, Wasm: wasm})
+	res, err := h.ReloadAll(ctx, Source{Name: name, Wasm: wasm})
 	if err != nil {
-		return VersionInfo{}, PurgeResult{}, unbatch(err)
-	}
-	h.codeMu.Lock()
-	if m, _ := h.table.Get(name); m.Sticky {
-		h.codeMu.Unlock()
-		p.Discard(ctx)
-		return VersionInfo{}, PurgeResult{}, fmt.Errorf("module[%s]: %w", name, ErrSticky)
-	}
-	res, err := h.purgeLocked(ctx, name)
-	if err == nil {
-		err = h.finishLocked(p)
-	}
-	h.codeMu.Unlock()
-	if err != nil {
-		p.Discard(ctx)
 		return VersionInfo{}, res, unbatch(err)
 	}
 	info, err := h.currentInfo(name)
 	return info, res, err
+}
+
+// ReloadAll is Reload for several modules at once: every source is compiled
+// and checked, then, in one critical section that no other code change can
+// enter, each module's old code is purged and all of them become current
+// together. A sticky module refuses the whole batch before anything is
+// purged. The result sums what the purges did.
+func (h *Host) ReloadAll(ctx context.Context, srcs ...Source) (PurgeResult, error) {
+	var total PurgeResult
+	if err := h.checkOpen(); err != nil {
+		return total, err
+	}
+	p, err := h.Prepare(ctx, srcs...)
+	if err != nil {
+		return total, err
+	}
+	h.codeMu.Lock()
+	defer h.codeMu.Unlock()
+	var errs []*modules.ModuleError
+	for _, src := range srcs {
+		if m, _ := h.table.Get(src.Name); m.Sticky {
+			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: ErrSticky})
+		}
+	}
+	if len(errs) > 0 {
+		p.Discard(ctx)
+		return total, &modules.BatchError{Errs: errs}
+	}
+	for _, src := range srcs {
+		res, err := h.purgeLocked(ctx, src.Name)
+		total.Killed += res.Killed
+		total.Interrupted += res.Interrupted
+		total.Waited += res.Waited
+		if err != nil {
+			p.Discard(ctx)
+			return total, err
+		}
+	}
+	if err := h.finishLocked(p); err != nil {
+		p.Discard(ctx)
+		return total, err
+	}
+	return total, nil
 }
 
 // unbatch turns a one-module BatchError into that module's error.
