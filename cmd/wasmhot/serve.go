@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -33,7 +34,8 @@ func serveCommand() *cli.Command {
 			"sticky (DIR/manifest.json, written atomically). A node started on the\n" +
 			"same DIR loads the current versions again (with new vsn numbers, the same\n" +
 			"sha256); old versions are not restored, as no process can linger in them\n" +
-			"after a restart.",
+			"after a restart. Compiled code is cached in DIR/compiled, so the restart\n" +
+			"does not compile the modules again.",
 		Flags: hostFlags(
 			&cli.StringFlag{Name: "socket", Usage: "listen on the Unix socket `PATH` (default $XDG_RUNTIME_DIR/wasmhot.sock, else ./wasmhot.sock)"},
 			&cli.StringFlag{Name: "listen", Usage: "also listen on the loopback TCP address `HOST:PORT` (needs --token-file)"},
@@ -86,6 +88,9 @@ func (n *node) serve(ctx context.Context, cfg host.Config) (err error) {
 		if store, err = statedir.Open(n.stateDir, n.codePath); err != nil {
 			return err
 		}
+		// Compiled code survives restarts too: a restarted node reloads
+		// its modules without compiling them again.
+		cfg = cfg.WithCompilationCacheDir(filepath.Join(n.stateDir, "compiled"))
 	}
 	hub := control.NewHub(n.stdout, 0)
 	defer hub.Close()
