@@ -240,15 +240,23 @@ func (h *Host) abiReceive(ctx context.Context, m api.Module, stack []uint64) {
 			return
 		}
 		p.suspend()
-		select {
-		case <-p.mbox.notify:
-			p.resume()
-		case <-timer:
-			p.resume()
+		woke := true
+		if timer == nil {
+			<-p.mbox.notify // Kill also leaves a token here
+		} else {
+			select {
+			case <-p.mbox.notify:
+			case <-timer:
+				woke = false
+			}
+		}
+		p.resume()
+		if p.killed() {
+			exit(p, Killed, nil)
+		}
+		if !woke {
 			stack[0] = i32Code(abiTimeout)
 			return
-		case <-p.killCh:
-			exit(p, Killed, nil)
 		}
 	}
 }

@@ -88,9 +88,47 @@ func (h *Host) resolve(ctx context.Context, slot *exports.Slot[target]) (*target
 	return slot.LookupIn(pin), pin, func() { h.exports.Unpin(pin) }
 }
 
+// CallWithStack is Call without allocations: stack holds the arguments on
+// entry and the results on return, and must be at least as long as the
+// larger of the two (as wazero's api.Function.CallWithStack).
+func (f *Func) CallWithStack(ctx context.Context, stack []uint64) error {
+	if err := f.h.checkOpen(); err != nil {
+		return err
+	}
+	for {
+		t, pin, unpin := f.h.resolve(ctx, f.slot)
+		if t == nil {
+			return undefErr(f.slot.Module, f.slot.Function)
+		}
+		if len(stack) < max(len(t.sig.Params), len(t.sig.Results)) {
+			unpin()
+			return fmt.Errorf("module[%s] function[%s]: %w: stack of %d for %s",
+				f.slot.Module, f.slot.Function, ErrBadArity, len(stack), t.sig)
+		}
+		c := t.code
+		if !c.gate.Enter() {
+			unpin()
+			continue
+		}
+		err := c.callStack(withPin(ctx, c, pin), t, stack)
+		c.gate.Leave()
+		unpin()
+		return err
+	}
+}
+
 // callGo runs one Go → guest call on a pooled instance. The caller holds the
 // gate.
 func (c *code) callGo(ctx context.Context, t *target, args []uint64) ([]uint64, error) {
+	stack := make([]uint64, max(len(t.sig.Params), len(t.sig.Results)))
+	copy(stack, args)
+	if err := c.callStack(ctx, t, stack); err != nil {
+		return nil, err
+	}
+	return stack[:len(t.sig.Results)], nil
+}
+
+func (c *code) callStack(ctx context.Context, t *target, stack []uint64) error {
 	if c.h.cfg.callTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.h.cfg.callTimeout)
@@ -98,16 +136,13 @@ func (c *code) callGo(ctx context.Context, t *target, args []uint64) ([]uint64, 
 	}
 	in, err := c.get(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	n := max(len(t.sig.Params), len(t.sig.Results))
-	stack := make([]uint64, n)
-	copy(stack, args)
 	if err := in.fn(t.idx).CallWithStack(ctx, stack); err != nil {
-		return nil, c.callError(ctx, in, t, err)
+		return c.callError(ctx, in, t, err)
 	}
 	c.put(in)
-	return stack[:len(t.sig.Results)], nil
+	return nil
 }
 
 // callError classifies the failure of a call on in and discards in.

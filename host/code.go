@@ -34,6 +34,10 @@ type code struct {
 	// (0 while current).
 	oldSince atomic.Uint64
 
+	// spare is a one-instance pool in front of idle: the common case of a
+	// Go call borrows and returns without a lock.
+	spare atomic.Pointer[instance]
+
 	mu    sync.Mutex
 	idle  []*instance            // pooled instances for Go calls
 	live  map[*instance]struct{} // every open instance of this version
@@ -93,6 +97,12 @@ type instance struct {
 	stubs []api.Module
 	// owner is the process the instance belongs to (nil: pooled).
 	owner *process
+	// busy marks a process's cached callee instance while a call of the
+	// process runs on it (only the owner's goroutine touches it).
+	busy bool
+	// scratch is the value stack of external calls made on this instance,
+	// which the caller holds exclusively for the call.
+	scratch [maxExtParams]uint64
 
 	closeOnce sync.Once
 }
@@ -162,6 +172,9 @@ func (in *instance) close(exitCode uint32) {
 
 // get borrows an instance for a Go call. The caller must hold the gate.
 func (c *code) get(ctx context.Context) (*instance, error) {
+	if in := c.spare.Swap(nil); in != nil {
+		return in, nil
+	}
 	c.mu.Lock()
 	if n := len(c.idle); n > 0 {
 		in := c.idle[n-1]
@@ -179,6 +192,9 @@ func (c *code) put(in *instance) {
 		in.close(0)
 		return
 	}
+	if c.spare.CompareAndSwap(nil, in) {
+		return // Free closes it with the others: it stays in live
+	}
 	c.mu.Lock()
 	if c.freed {
 		c.mu.Unlock()
@@ -192,13 +208,23 @@ func (c *code) put(in *instance) {
 // Gate implements purger.Target.
 func (c *code) Gate() *purger.Gate { return &c.gate }
 
-// Lingering implements purger.Target.
+// Lingering implements purger.Target: the processes whose own instance is
+// of c, and those with a call into c on their stack. The second kind is
+// found by scanning the processes: calls are frequent and purges rare, so
+// the call path only touches the calling process.
 func (c *code) Lingering() []purger.Process {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	out := make([]purger.Process, 0, len(c.procs))
+	seen := make(map[*process]bool, len(c.procs))
 	for p := range c.procs {
 		out = append(out, p)
+		seen[p] = true
+	}
+	c.mu.Unlock()
+	for _, p := range c.h.procs.all() {
+		if !seen[p] && p.onStack(c) {
+			out = append(out, p)
+		}
 	}
 	return out
 }
@@ -218,8 +244,11 @@ func (c *code) Settle(ctx context.Context) error {
 // call notices when it next returns to the host.
 func (c *code) InterruptCalls() {
 	c.mu.Lock()
-	idle := make(map[*instance]bool, len(c.idle))
+	idle := make(map[*instance]bool, len(c.idle)+1)
 	for _, in := range c.idle {
+		idle[in] = true
+	}
+	if in := c.spare.Load(); in != nil {
 		idle[in] = true
 	}
 	var busy []*instance
@@ -254,8 +283,7 @@ func (c *code) Free() {
 	c.closeStubs(context.Background())
 }
 
-// hold records that p lingers in c (its own instance, or a call on its
-// stack); release undoes one hold.
+// hold records that p's own instance is of c; release undoes one hold.
 func (c *code) hold(p *process) {
 	c.mu.Lock()
 	c.procs[p]++
@@ -272,8 +300,4 @@ func (c *code) release(p *process) {
 	c.mu.Unlock()
 }
 
-func (c *code) lingering() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.procs)
-}
+func (c *code) lingering() int { return len(c.Lingering()) }

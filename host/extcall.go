@@ -11,73 +11,70 @@ import (
 	"github.com/wasmhot/wasmhot/modules"
 )
 
-// callee returns an instance of c for a call made by p, and a function that
-// ends the call. While the call runs, p lingers in c (a call on its stack).
-// Each process keeps one instance per version it calls into; a nested call
-// into a version whose cached instance is busy gets a pooled one, because a
-// wazero function must not be re-entered. The caller holds c's gate.
-func (p *process) callee(ctx context.Context, c *code) (*instance, func(), error) {
-	p.mu.Lock()
-	in := p.callees[c]
-	if in != nil && (p.busy[in] || isClosed(in)) {
-		if isClosed(in) {
-			delete(p.callees, c)
+// callee returns an instance of c for a call made by p, and whether it was
+// borrowed from c's pool; end the call with p.endCall. While the call runs,
+// p lingers in c (a call on its stack). Each process keeps one instance per
+// version it calls into; a nested call into a version whose cached instance
+// is busy gets a pooled one, because a wazero function must not be
+// re-entered. The caller holds c's gate. Only p's goroutine uses callees and
+// the busy flags, so they need no lock.
+func (p *process) callee(ctx context.Context, c *code) (in *instance, pooled bool, err error) {
+	in = p.callees[c]
+	switch {
+	case in == nil:
+		if in, err = c.instantiate(ctx, p); err != nil {
+			return nil, false, err
 		}
-		in = nil
-	}
-	p.mu.Unlock()
-	pooled := false
-	if in == nil {
-		var err error
-		if p.hasCallee(c) {
-			in, err = c.get(ctx)
-			pooled = true
-		} else {
-			in, err = c.instantiate(ctx, p)
-			if err == nil {
-				p.mu.Lock()
-				for oc, oin := range p.callees {
-					if isClosed(oin) { // its version was purged
-						delete(p.callees, oc)
-					}
-				}
-				p.callees[c] = in
-				p.mu.Unlock()
+		for oc, oin := range p.callees {
+			if isClosed(oin) { // its version was purged
+				delete(p.callees, oc)
 			}
 		}
-		if err != nil {
-			return nil, nil, err
+		p.callees[c] = in
+	case isClosed(in):
+		delete(p.callees, c)
+		return p.callee(ctx, c)
+	case in.busy:
+		if in, err = c.get(ctx); err != nil {
+			return nil, false, err
 		}
+		pooled = true
 	}
+	in.busy = true
 	p.mu.Lock()
-	p.busy[in] = true
+	p.stack = append(p.stack, c)
 	p.mu.Unlock()
-	c.hold(p)
-	return in, func() {
-		c.release(p)
-		p.mu.Lock()
-		delete(p.busy, in)
-		p.mu.Unlock()
-		if pooled {
-			c.put(in)
-		}
-	}, nil
+	return in, pooled, nil
 }
 
-func (p *process) hasCallee(c *code) bool {
+// endCall ends a call begun with callee.
+func (p *process) endCall(c *code, in *instance, pooled bool) {
+	p.mu.Lock()
+	p.stack = p.stack[:len(p.stack)-1]
+	p.mu.Unlock()
+	in.busy = false
+	if pooled {
+		c.put(in)
+	}
+}
+
+// onStack reports whether p has a call into c on its stack.
+func (p *process) onStack(c *code) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.callees[c] != nil
+	for _, s := range p.stack {
+		if s == c {
+			return true
+		}
+	}
+	return false
 }
 
 // closeCallees closes the instances p cached for its calls.
 func (p *process) closeCallees() {
-	p.mu.Lock()
-	cs := p.callees
-	p.callees = map[*code]*instance{}
-	p.mu.Unlock()
-	for _, in := range cs {
+	for c, in := range p.callees {
 		in.close(0)
+		delete(p.callees, c)
 	}
 }
 
@@ -98,8 +95,8 @@ func (h *Host) abiCallBytes(ctx context.Context, m api.Module, stack []uint64) {
 		return
 	}
 	slot := h.slot(mod, fn)
-	pin, end := h.chain(ctx, p)
-	defer end()
+	pin, started := h.chain(ctx, p)
+	defer h.endChain(p, pin, started)
 	for {
 		t := slot.LookupIn(pin)
 		if t == nil && h.autoload(ctx, mod) {
@@ -140,12 +137,12 @@ func (h *Host) guestBytesCall(ctx context.Context, p *process, t *target, data [
 	if p == nil {
 		return c.callBytesGo(ctx, t, data)
 	}
-	in, done, err := p.callee(ctx, c)
+	in, pooled, err := p.callee(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	out, err := in.callBytes(ctx, t.idx, data, h.cfg.maxMessageSize)
-	done()
+	p.endCall(c, in, pooled)
 	if err != nil {
 		var be *bytesError
 		if !errors.As(err, &be) {

@@ -20,6 +20,8 @@ import (
 type extSlot struct {
 	slot *exports.Slot[target]
 	sig  modules.Signature
+	// checked is the last target whose signature matched sig.
+	checked atomic.Pointer[target]
 }
 
 type extKey struct{ module, function, sig string }
@@ -160,27 +162,35 @@ type ctxPinKey struct{}
 
 // chain returns the pinned export-table generation of the call chain the
 // caller is in, starting the chain when there is none (a process's first
-// external call from its own code, or a Go call), and the function that
-// ends it. All external calls of one chain resolve in that generation, so a
-// chain never sees half of an atomic load.
-func (h *Host) chain(ctx context.Context, p *process) (exports.Pin[target], func()) {
+// external call from its own code, or a Go call), and whether it started
+// it; endChain ends it. All external calls of one chain resolve in that
+// generation, so a chain never sees half of an atomic load.
+func (h *Host) chain(ctx context.Context, p *process) (exports.Pin[target], bool) {
 	if p != nil {
 		if p.pin.Valid() {
-			return p.pin, func() {}
+			return p.pin, false
 		}
 		p.pin, p.pinHeld = h.exports.Pin(), true
-		return p.pin, func() {
-			if p.pinHeld {
-				h.exports.Unpin(p.pin)
-			}
-			p.pin, p.pinHeld = exports.Pin[target]{}, false
-		}
+		return p.pin, true
 	}
 	if pin, ok := ctx.Value(ctxPinKey{}).(exports.Pin[target]); ok {
-		return pin, func() {}
+		return pin, false
 	}
-	pin := h.exports.Pin()
-	return pin, func() { h.exports.Unpin(pin) }
+	return h.exports.Pin(), true
+}
+
+// endChain ends a chain that chain started.
+func (h *Host) endChain(p *process, pin exports.Pin[target], started bool) {
+	switch {
+	case !started:
+	case p == nil:
+		h.exports.Unpin(pin)
+	default:
+		if p.pinHeld { // not when a suspension already dropped it
+			h.exports.Unpin(p.pin)
+		}
+		p.pin, p.pinHeld = exports.Pin[target]{}, false
+	}
 }
 
 // withPin passes a Go call's pin to the external calls its callee makes.
@@ -203,8 +213,8 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 	es := h.ext.get(uint32(stack[0]))
 	p := procFrom(ctx)
 	p.hostCall()
-	pin, end := h.chain(ctx, p)
-	defer end()
+	pin, started := h.chain(ctx, p)
+	defer h.endChain(p, pin, started)
 	for {
 		t := es.slot.LookupIn(pin)
 		if t == nil && h.autoload(ctx, es.slot.Module) {
@@ -213,9 +223,12 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 		if t == nil {
 			extFail(p, Undef, undefErr(es.slot.Module, es.slot.Function))
 		}
-		if !t.sig.Equal(es.sig) {
-			extFail(p, BadArity, fmt.Errorf("module[%s] function[%s]: %w: imported as %s, exported as %s",
-				es.slot.Module, es.slot.Function, ErrBadArity, es.sig, t.sig))
+		if es.checked.Load() != t {
+			if !t.sig.Equal(es.sig) {
+				extFail(p, BadArity, fmt.Errorf("module[%s] function[%s]: %w: imported as %s, exported as %s",
+					es.slot.Module, es.slot.Function, ErrBadArity, es.sig, t.sig))
+			}
+			es.checked.Store(t)
 		}
 		c := t.code
 		if !c.gate.Enter() {
@@ -223,10 +236,10 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 			extFail(p, Killed, fmt.Errorf("module[%s] vsn[%d]: %w", c.ver.Name, c.ver.Vsn, ErrPurged))
 		}
 		var in *instance
-		var done func()
+		var pooled bool
 		var err error
 		if p != nil {
-			in, done, err = p.callee(ctx, c)
+			in, pooled, err = p.callee(ctx, c)
 		} else {
 			in, err = c.get(ctx)
 		}
@@ -234,12 +247,13 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 			c.gate.Leave()
 			extFail(p, Trap, err)
 		}
-		var buf [maxExtParams]uint64
-		copy(buf[:], stack[1:1+n])
-		err = in.fn(t.idx).CallWithStack(withPin(ctx, c, pin), buf[:max(n, 1)])
+		buf := in.scratch[:max(n, 1)]
+		copy(buf, stack[1:1+n])
+		err = in.fn(t.idx).CallWithStack(withPin(ctx, c, pin), buf)
+		res := buf[0]
 		switch {
 		case p != nil:
-			done()
+			p.endCall(c, in, pooled)
 		case err == nil:
 			c.put(in)
 		default:
@@ -253,7 +267,7 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 			extFail(p, Trap, fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, es.slot.Function, err))
 		}
 		if result {
-			stack[0] = buf[0]
+			stack[0] = res
 		}
 		return
 	}

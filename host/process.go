@@ -88,10 +88,11 @@ type process struct {
 	fail *Exit
 	// cont is the continue target set during the running call.
 	cont string
-	// callees caches one instance per version p calls into; busy marks
-	// the instances with a call of p's on them.
+	// callees caches one instance per version p calls into (only p's
+	// goroutine touches it); stack lists the versions p has a call into on
+	// its stack, innermost last (guarded by mu: purges read it).
 	callees map[*code]*instance
-	busy    map[*instance]bool
+	stack   []*code
 	// pin is the export-table generation of the external call chain the
 	// process is in, if any; only the process goroutine touches it.
 	pin     exports.Pin[target]
@@ -113,6 +114,10 @@ func (p *process) hostCall() {
 func (p *process) Kill() {
 	p.killOnce.Do(func() {
 		close(p.killCh)
+		select { // wake a receive
+		case p.mbox.notify <- struct{}{}:
+		default:
+		}
 		p.mu.Lock()
 		in := p.inst
 		p.mu.Unlock()
@@ -195,7 +200,6 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 		state:  append([]byte(nil), state...),
 
 		callees: map[*code]*instance{},
-		busy:    map[*instance]bool{},
 	}
 	p.ctx = context.WithValue(context.Background(), ctxProcKey{}, p)
 	if h.cfg.processBudget > 0 {

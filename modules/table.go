@@ -52,6 +52,8 @@ type Table struct {
 
 	mu   sync.Mutex
 	mods map[string]*entry
+	// loaded counts the names with a current or an old version.
+	loaded int
 }
 
 // NewTable returns an empty code table that compiles with r.
@@ -140,7 +142,7 @@ func (t *Table) Finish(preps []*Prepared, commit func([]Switch)) error {
 		}
 		seen[name] = true
 	}
-	if len(errs) == 0 && t.opts.MaxModules > 0 && t.countLocked()+added > t.opts.MaxModules {
+	if len(errs) == 0 && t.opts.MaxModules > 0 && t.loaded+added > t.opts.MaxModules {
 		for _, p := range preps {
 			errs = append(errs, &ModuleError{p.Version.Name, fmt.Errorf("%w: limit %d", ErrTooMany, t.opts.MaxModules)})
 		}
@@ -164,6 +166,7 @@ func (t *Table) Finish(preps []*Prepared, commit func([]Switch)) error {
 	if commit != nil {
 		commit(sw)
 	}
+	t.loaded += added
 	for i, p := range preps {
 		e := t.mods[sw[i].Name]
 		if sw[i].Prev != nil {
@@ -174,16 +177,6 @@ func (t *Table) Finish(preps []*Prepared, commit func([]Switch)) error {
 		p.done = true
 	}
 	return nil
-}
-
-func (t *Table) countLocked() int {
-	n := 0
-	for _, e := range t.mods {
-		if e.Current != nil || e.Old != nil {
-			n++
-		}
-	}
-	return n
 }
 
 // Delete makes the current version of name old, leaving no current version,
@@ -220,6 +213,9 @@ func (t *Table) FreeOld(name string, v *Version) bool {
 		return false
 	}
 	e.Old = nil
+	if e.Current == nil {
+		t.loaded--
+	}
 	return true
 }
 
