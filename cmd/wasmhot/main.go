@@ -86,6 +86,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			callCommand(),
 			logsCommand(),
 			watchCommand(),
+			benchCommand(),
 		},
 		// An unknown command is an error, not a help page.
 		Action: func(c *cli.Context) error {

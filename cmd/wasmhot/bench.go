@@ -1,0 +1,236 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/bench"
+)
+
+func benchCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "measure wasmhot's paths next to wazero's raw floors, in one process",
+		Description: "Runs the benchmarks of internal/bench (the same code `go test -bench ./host`\n" +
+			"runs) and prints each wasmhot path beside the raw wazero floor for the\n" +
+			"same work, measured in the same run, with the ratio, in sandboxed and\n" +
+			"trusted mode; then a reload storm: calls per second during reloads\n" +
+			"against steady state, and failed calls. Single runs on a shared machine\n" +
+			"are noisy: compare ratios, and repeat.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON"},
+			&cli.BoolFlag{Name: "quick", Usage: "short runs (50 ms per case, 200 reloads): a smoke test, not a measurement"},
+			&cli.StringFlag{Name: "only", Usage: "run only the benchmark groups whose names contain `TEXT` (comma-separated)"},
+		},
+		Action: func(c *cli.Context) error {
+			benchtime, reloads, steady := "500ms", 1000, time.Second
+			if c.Bool("quick") {
+				benchtime, reloads, steady = "50ms", 200, 200*time.Millisecond
+			}
+			rep, err := runBench(c, benchtime, reloads, steady, c.String("only"))
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			rep.print(c.App.Writer)
+			return nil
+		},
+	}
+}
+
+// benchResult is one case.
+type benchResult struct {
+	Name        string  `json:"name"`
+	NsPerOp     float64 `json:"ns_per_op"`
+	BytesPerOp  int64   `json:"bytes_per_op"`
+	AllocsPerOp int64   `json:"allocs_per_op"`
+	N           int     `json:"n"`
+}
+
+// benchRatio is a wasmhot path against what it is compared with.
+type benchRatio struct {
+	What   string  `json:"what"`
+	Path   string  `json:"path"`
+	Floor  string  `json:"floor"`
+	Ratio  float64 `json:"ratio"`
+	Target string  `json:"target,omitempty"`
+	Met    *bool   `json:"met,omitempty"`
+}
+
+type benchReport struct {
+	Go      string              `json:"go"`
+	CPUs    int                 `json:"cpus"`
+	Time    string              `json:"benchtime"`
+	Results []benchResult       `json:"results"`
+	Ratios  []benchRatio        `json:"ratios"`
+	Storms  []bench.StormResult `json:"storms"`
+}
+
+// collector runs sub-benchmarks with testing.Benchmark.
+type collector struct {
+	prefix string
+	out    *[]benchResult
+	log    io.Writer
+}
+
+func (c collector) Run(name string, f func(b *testing.B)) bool {
+	r := testing.Benchmark(f)
+	full := c.prefix + "/" + name
+	if r.N == 0 {
+		fmt.Fprintf(c.log, "%-45s failed\n", full)
+		return false
+	}
+	res := benchResult{Name: full, NsPerOp: float64(r.T.Nanoseconds()) / float64(r.N),
+		BytesPerOp: r.AllocedBytesPerOp(), AllocsPerOp: r.AllocsPerOp(), N: r.N}
+	fmt.Fprintf(c.log, "%-45s %12.1f ns/op\n", full, res.NsPerOp)
+	*c.out = append(*c.out, res)
+	return true
+}
+
+var initTesting sync.Once
+
+func runBench(c *cli.Context, benchtime string, reloads int, steady time.Duration, only string) (*benchReport, error) {
+	initTesting.Do(testing.Init)
+	if err := flag.Set("test.benchtime", benchtime); err != nil {
+		return nil, err
+	}
+	rep := &benchReport{Go: runtime.Version(), CPUs: runtime.NumCPU(), Time: benchtime}
+	progress := c.App.ErrWriter
+	for _, g := range bench.Groups {
+		if !selected(g.Name, only) {
+			continue
+		}
+		g.Run(collector{prefix: g.Name, out: &rep.Results, log: progress})
+	}
+	if selected("Storm", only) {
+		for _, mode := range []host.Mode{host.Sandboxed, host.Trusted} {
+			fmt.Fprintf(progress, "Storm/%s: %d reloads under 4 callers...\n", mode, reloads)
+			s, err := bench.Storm(c.Context, mode, 4, reloads, steady)
+			if err != nil {
+				return nil, err
+			}
+			rep.Storms = append(rep.Storms, s)
+		}
+	}
+	rep.Ratios = ratios(rep.Results)
+	return rep, nil
+}
+
+func selected(name, only string) bool {
+	if only == "" {
+		return true
+	}
+	for _, o := range strings.Split(only, ",") {
+		if o != "" && strings.Contains(strings.ToLower(name), strings.ToLower(o)) {
+			return true
+		}
+	}
+	return false
+}
+
+// benchPairs says what each wasmhot path is compared with, and the target
+// ratio where there is one.
+var benchPairs = []struct {
+	group, path, floor, what, target string
+	max                              float64 // the ratio must be <= max (0: none)
+	min                              float64 // the ratio must be >= min (0: none)
+}{
+	{"CallExt", "wasmhot", "floor", "guest → guest external call (from a Go call) vs guest → host → CallWithStack", "≤ 1.3", 1.3, 0},
+	{"CallExt", "wasmhot_proc", "floor", "guest → guest external call (in a process) vs the same floor", "≤ 1.3", 1.3, 0},
+	{"CallExt", "floor_direct", "floor", "reference: a direct import (not swappable) vs the floor", "", 0, 0},
+	{"LocalCall", "wasmhot", "floor", "local call inside a guest (reference)", "", 0, 0},
+	{"HostCall", "wasmhot_self", "floor_empty", "guest → host ABI call (self) vs an empty host function", "", 0, 0},
+	{"GoCall", "wasmhot", "floor_CallWithStack", "Go → guest Func.Call vs raw CallWithStack", "≤ 1.3", 1.3, 0},
+	{"GoCall", "wasmhot", "floor_Call", "Go → guest Func.Call vs raw Call", "", 0, 0},
+	{"Spawn", "wasmhot", "floor", "spawn + exit of a process vs raw instantiate + close", "≤ 1.3", 1.3, 0},
+	{"Spawn", "wasmhot", "floor_go_call", "spawn + exit vs instantiate + goroutine + call + close", "", 0, 0},
+	{"MessageRoundTrip", "wasmhot", "floor", "message round trip between two processes vs raw ping-pong", "≤ 1.5", 1.5, 0},
+	{"Switch", "modules=1000", "modules=1", "switch (finish) with 1,000 modules vs with 1", "≤ 1.2", 1.2, 0},
+	{"Load", "wasmhot_cold", "floor_compile_miss", "load, cold vs raw CompileModule miss", "", 0, 0},
+	{"Load", "wasmhot_hit", "floor_compile_hit", "load, compile-cache hit vs raw CompileModule hit", "", 0, 0},
+	{"Load", "wasmhot_cold", "wasmhot_hit", "cold load ÷ compile-cache-hit load (speed-up)", "≥ 10", 0, 10},
+	{"LoadRestart", "wasmhot_dircache", "", "load after a restart with a persistent cache (ns/op)", "", 0, 0},
+}
+
+func ratios(results []benchResult) []benchRatio {
+	ns := map[string]float64{}
+	for _, r := range results {
+		ns[r.Name] = r.NsPerOp
+	}
+	var out []benchRatio
+	for _, mode := range []string{"sandboxed", "trusted"} {
+		for _, p := range benchPairs {
+			path := p.group + "/" + mode + "/" + p.path
+			a, ok := ns[path]
+			if !ok {
+				continue
+			}
+			br := benchRatio{What: p.what + " [" + mode + "]", Path: path, Target: p.target}
+			if p.floor == "" {
+				br.Ratio = a
+			} else {
+				floor := p.group + "/" + mode + "/" + p.floor
+				f, ok := ns[floor]
+				if !ok || f == 0 {
+					continue
+				}
+				br.Floor, br.Ratio = floor, a/f
+			}
+			if p.max > 0 || p.min > 0 {
+				met := (p.max == 0 || br.Ratio <= p.max) && (p.min == 0 || br.Ratio >= p.min)
+				br.Met = &met
+			}
+			out = append(out, br)
+		}
+	}
+	return out
+}
+
+func (r *benchReport) print(w io.Writer) {
+	fmt.Fprintf(w, "wasmhot bench: %s, %d CPUs, %s per case\n\n", r.Go, r.CPUs, r.Time)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CASE\tNS/OP\tB/OP\tALLOCS/OP")
+	for _, res := range r.Results {
+		fmt.Fprintf(tw, "%s\t%.1f\t%d\t%d\n", res.Name, res.NsPerOp, res.BytesPerOp, res.AllocsPerOp)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RATIO\tTARGET\tMET\tWHAT")
+	for _, br := range r.Ratios {
+		met := ""
+		if br.Met != nil {
+			met = map[bool]string{true: "yes", false: "NO"}[*br.Met]
+		}
+		val := fmt.Sprintf("%.2f×", br.Ratio)
+		if br.Floor == "" {
+			val = fmt.Sprintf("%.0f ns", br.Ratio)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", val, br.Target, met, br.What)
+	}
+	tw.Flush()
+	if len(r.Storms) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "STORM\tRELOADS\tSTEADY CALLS/S\tCALLS/S IN STORM\tRATIO (≥ 0.8)\tFAILED (= 0)\tSTORM TOOK")
+		for _, s := range r.Storms {
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.2f\t%d\t%s\n", s.Mode, s.Reloads, s.SteadyPerSec, s.StormPerSec, s.Ratio, s.FailedCalls, s.StormDuration)
+		}
+		tw.Flush()
+	}
+}

@@ -1,0 +1,185 @@
+/* wasmhot.h: the guest ABI v1 of wasmhot for C, with a few helpers.
+ *
+ * Build a guest without any libc:
+ *
+ *   clang --target=wasm32 -O2 -nostdlib -mbulk-memory \
+ *         -Wl,--no-entry -Wl,--strip-all -o x.wasm x.c
+ *
+ * Exports are marked in the source with WH_EXPORT("name") (or listed with
+ * -Wl,--export=name). -mbulk-memory lets clang turn the copy and fill loops
+ * it recognises into memory.copy and memory.fill instead of calls to a
+ * memcpy or memset that a libc would provide. wasm-ld exports the memory as
+ * "memory" by default (newer ones also take -Wl,--export-memory).
+ *
+ * Pointers and lengths are 32-bit offsets into the guest's exported memory;
+ * pids are 64-bit handles (> 0). See docs/guests.md and docs/design.md
+ * ("Guest ABI v1, as built") for the contract.
+ */
+#ifndef WASMHOT_H
+#define WASMHOT_H
+
+typedef long long wh_pid;
+
+#define WH_IMPORT(name) __attribute__((import_module("wasmhot"), import_name(name)))
+/* WH_EXPORT("name") exports a function under name. */
+#define WH_EXPORT(name) __attribute__((export_name(name), visibility("default")))
+/* WH_GUEST_IMPORT("mod", "fn") declares the external call mod:fn. */
+#define WH_GUEST_IMPORT(mod, fn) __attribute__((import_module(mod), import_name(fn)))
+
+/* Return codes. */
+#define WH_UNDEF (-1)     /* spawn, call_bytes: no such module:function */
+#define WH_NOPROC (-1)    /* send: no such process */
+#define WH_TIMEOUT (-1)   /* receive: no message in time */
+#define WH_LIMIT (-2)     /* spawn: process limit; send: mailbox full or message too large */
+#define WH_BADARITY (-2)  /* call_bytes: not a bytes function */
+#define WH_BADARG (-3)    /* a pointer, length or name the host refused */
+
+#define WH_FOREVER (-1)   /* receive timeout: wait until a message comes */
+
+/* self: own pid; 0 outside a process (in a call from the host). */
+WH_IMPORT("self") wh_pid wh_self(void);
+/* spawn: a process running mod:fn (an export () -> ()) with arg as its
+ * state; the pid, or WH_UNDEF, WH_LIMIT, WH_BADARG. */
+WH_IMPORT("spawn") wh_pid wh_spawn(const char *mod, int mod_len, const char *fn, int fn_len,
+                                   const void *arg, int arg_len);
+/* send: copy msg into pid's mailbox; 0, WH_NOPROC, WH_LIMIT or WH_BADARG. */
+WH_IMPORT("send") int wh_send(wh_pid pid, const void *msg, int len);
+/* receive: the first message's length n, copied into buf and removed only
+ * when n <= cap (otherwise it stays first); WH_TIMEOUT after timeout_ms
+ * (WH_FOREVER: wait, 0: poll). */
+WH_IMPORT("receive") int wh_receive(void *buf, int cap, int timeout_ms);
+/* sleep: suspend for ms milliseconds; a kill or purge wakes it. */
+WH_IMPORT("sleep") void wh_sleep(int ms);
+/* state: the state's length, copied into buf when it fits. */
+WH_IMPORT("state") int wh_state(void *buf, int cap);
+/* set_state: replace the state with a copy of st. */
+WH_IMPORT("set_state") void wh_set_state(const void *st, int len);
+/* continue: when the running export returns, go on with ?MODULE:fn, the
+ * current version's fn: the upgrade point. */
+WH_IMPORT("continue") void wh_continue(const char *fn, int len);
+/* call_bytes: the bytes call mod:fn(in); the result's length, copied to out
+ * when it fits; WH_UNDEF, WH_BADARITY, WH_BADARG. */
+WH_IMPORT("call_bytes") int wh_call_bytes(const char *mod, int mod_len, const char *fn, int fn_len,
+                                          const void *in, int in_len, void *out, int out_cap);
+/* log: one line to the host's log, prefixed "module vN pid: ". */
+WH_IMPORT("log") void wh_log(const char *line, int len);
+
+/* Helpers. WH_LIT passes a string literal as pointer, length. */
+#define WH_LIT(s) (s), (int)(sizeof(s) - 1)
+
+static inline int wh_strlen(const char *s) {
+  int n = 0;
+  while (s[n]) n++;
+  return n;
+}
+
+static inline void wh_log_str(const char *s) { wh_log(s, wh_strlen(s)); }
+
+static inline void wh_continue_str(const char *fn) { wh_continue(fn, wh_strlen(fn)); }
+
+static inline void wh_copy(void *dst, const void *src, int n) {
+  unsigned char *d = dst;
+  const unsigned char *s = src;
+  for (int i = 0; i < n; i++) d[i] = s[i];
+}
+
+/* wh_itoa writes v in decimal at out (up to 20 bytes) and returns the length. */
+static inline int wh_itoa(long long v, char *out) {
+  char tmp[20];
+  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+  int n = 0, len = 0;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) out[len++] = '-';
+  while (n) out[len++] = tmp[--n];
+  return len;
+}
+
+/* wh_atoi parses an optionally signed decimal of n bytes; *ok is 0 when it
+ * is not one. */
+static inline long long wh_atoi(const char *s, int n, int *ok) {
+  long long v = 0;
+  int i = 0, neg = 0;
+  *ok = 0;
+  if (n > 0 && s[0] == '-') neg = 1, i = 1;
+  if (i >= n) return 0;
+  for (; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return 0;
+    v = v * 10 + (s[i] - '0');
+  }
+  *ok = 1;
+  return neg ? -v : v;
+}
+
+/* Little-endian 64-bit integers in byte buffers (the layout of i64.store). */
+static inline long long wh_load64(const void *p) {
+  const unsigned char *b = p;
+  unsigned long long v = 0;
+  for (int i = 7; i >= 0; i--) v = v << 8 | b[i];
+  return (long long)v;
+}
+
+static inline void wh_store64(void *p, long long v) {
+  unsigned char *b = p;
+  for (int i = 0; i < 8; i++) b[i] = (unsigned char)((unsigned long long)v >> (8 * i));
+}
+
+/* The bytes convention. A bytes function has the type
+ *   unsigned long long f(unsigned char *in, int len)
+ * and returns wh_bytes(out, out_len): the host copies the input to memory it
+ * got from the module's alloc export and copies the result out after f
+ * returns. WASMHOT_ALLOC defines that alloc export on a bump arena above the
+ * data and stack (__heap_base) that every alloc resets: what a bytes
+ * function allocates with wh_arena_alloc lives until the next bytes call. */
+static inline unsigned long long wh_bytes(const void *p, int len) {
+  return (unsigned long long)(unsigned long)p << 32 | (unsigned)len;
+}
+
+extern unsigned char __heap_base;
+static unsigned long wh_arena_top;
+
+/* wh_arena_alloc returns n bytes (8-aligned) of the arena, growing memory
+ * as needed; 0 when memory cannot grow. */
+static inline void *wh_arena_alloc(int n) {
+  unsigned long base = (unsigned long)&__heap_base;
+  if (wh_arena_top < base) wh_arena_top = base;
+  unsigned long p = (wh_arena_top + 7) & ~7UL;
+  unsigned long end = p + (unsigned long)n;
+  unsigned long have = __builtin_wasm_memory_size(0) * 65536UL;
+  if (end > have) {
+    unsigned long pages = (end - have + 65535) / 65536;
+    if (__builtin_wasm_memory_grow(0, pages) == (unsigned long)-1) return 0;
+  }
+  wh_arena_top = end;
+  return (void *)p;
+}
+
+static inline void wh_arena_reset(void) { wh_arena_top = (unsigned long)&__heap_base; }
+
+/* wh_receive_trunc is receive for messages of bounded size: it takes the
+ * first message and copies at most cap bytes of it to buf, and returns its
+ * whole length (which may exceed cap) or WH_TIMEOUT. A message larger than
+ * cap is taken through the arena (so it does not stay first) and cut. */
+static inline int wh_receive_trunc(void *buf, int cap, int timeout_ms) {
+  int n = wh_receive(buf, cap, timeout_ms);
+  if (n > cap) {
+    unsigned long top = wh_arena_top;
+    unsigned char *big = wh_arena_alloc(n);
+    if (big) {
+      wh_receive(big, n, 0);
+      wh_copy(buf, big, cap);
+    }
+    wh_arena_top = top;
+  }
+  return n;
+}
+
+#define WASMHOT_ALLOC                                      \
+  WH_EXPORT("alloc") void *wh_alloc_export(int n) {        \
+    wh_arena_reset();                                      \
+    return wh_arena_alloc(n);                              \
+  }
+
+#endif

@@ -1,0 +1,762 @@
+package bench
+
+// s of wasmhot's hot paths, each next to its raw wazero floor in
+// the same `go test -bench` run, so that ratios are comparable on a noisy
+// machine:
+//
+//	go test -run '^$' -bench . -benchtime 500ms -count 5 ./host/ | tee /tmp/bench.txt
+//	benchstat /tmp/bench.txt
+//
+// Every benchmark has a sub-benchmark per host mode: /sandboxed compares
+// with a raw wazero runtime that has WithCloseOnContextDone(true), /trusted
+// with one that has not. Rows named floor* use wazero directly, with the
+// host's runtime and module settings (compiler engine, memory limit,
+// anonymous instances seeded from crypto/rand) and host modules of their
+// own. The guests are guest-examples/wat/bench_*.wat; the raw floors run the
+// same bytes as the wasmhot rows wherever they can.
+//
+// Loop benchmarks (CallExt, LocalCall, HostCall) make one call of a guest
+// export run(n = b.N), so ns/op is per inner operation.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasmhot/wasmhot/host"
+)
+
+var benchCtx = context.Background()
+
+// benchMode pairs a host mode with the raw runtime setting that matches it.
+type benchMode struct {
+	name        string
+	mode        host.Mode
+	closeOnDone bool // raw floor: RuntimeConfig.WithCloseOnContextDone
+}
+
+var benchModes = []benchMode{
+	{"sandboxed", host.Sandboxed, true},
+	{"trusted", host.Trusted, false},
+}
+
+func benchHost(b *testing.B, m benchMode) *host.Host {
+	b.Helper()
+	return newHost(b, host.NewConfig().WithMode(m.mode).WithLog(nil))
+}
+
+func benchFunc(b *testing.B, h *host.Host, module, function string) *host.Func {
+	b.Helper()
+	f, err := h.Func(module, function)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+// benchLoop makes one call f(b.N) of a loop export, timed, after a warm-up
+// call f(1) that fills the host's instance and function caches.
+func benchLoop(b *testing.B, f *host.Func) uint64 {
+	b.Helper()
+	if _, err := f.Call(benchCtx, 1); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	res, err := f.Call(benchCtx, uint64(b.N))
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return res[0]
+}
+
+// rawRuntime returns a wazero runtime set up as host.New sets up its own.
+func rawRuntime(b *testing.B, m benchMode) wazero.Runtime {
+	b.Helper()
+	cfg := wazero.NewRuntimeConfigCompiler().WithMemoryLimitPages(host.DefaultMemoryLimitPages)
+	if m.closeOnDone {
+		cfg = cfg.WithCloseOnContextDone(true)
+	}
+	r := wazero.NewRuntimeWithConfig(benchCtx, cfg)
+	b.Cleanup(func() { _ = r.Close(benchCtx) })
+	return r
+}
+
+// rawModConfig is the module config wasmhot instantiates versions with.
+func rawModConfig() wazero.ModuleConfig {
+	return wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(rand.Reader)
+}
+
+func rawInstantiate(b *testing.B, ctx context.Context, r wazero.Runtime, file string) api.Module {
+	b.Helper()
+	cm, err := r.CompileModule(benchCtx, wasm(file))
+	if err != nil {
+		b.Fatal(err)
+	}
+	mod, err := r.InstantiateModule(ctx, cm, rawModConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return mod
+}
+
+func rawExport(b *testing.B, mod api.Module, name string) api.Function {
+	b.Helper()
+	f := mod.ExportedFunction(name)
+	if f == nil {
+		b.Fatalf("no export %q", name)
+	}
+	return f
+}
+
+// rawLoop is benchLoop for a raw function.
+func rawLoop(b *testing.B, f api.Function) uint64 {
+	b.Helper()
+	if _, err := f.Call(benchCtx, 1); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	res, err := f.Call(benchCtx, uint64(b.N))
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return res[0]
+}
+
+// rawProc is a raw floor's stand-in for a process: its pid, state and
+// mailbox, found by the raw host functions through the call's ctx.
+type rawProc struct {
+	handle int64
+	state  []byte
+	in     chan []byte
+	net    []chan []byte // mailboxes by handle
+}
+
+type rawProcKey struct{}
+
+func rawProcOf(ctx context.Context) *rawProc {
+	p, _ := ctx.Value(rawProcKey{}).(*rawProc)
+	return p
+}
+
+// rawABI instantiates the raw floors' own "wasmhot" host module: the part
+// of ABI v1 the bench guests import (self, send, receive, state, log), with
+// Go channels for mailboxes and no checks beyond bounds. With emptySelf,
+// self is an empty function (the bare host round trip).
+func rawABI(b *testing.B, r wazero.Runtime, emptySelf bool) {
+	b.Helper()
+	i32, i64 := api.ValueTypeI32, api.ValueTypeI64
+	self := func(ctx context.Context, m api.Module, stack []uint64) {
+		stack[0] = uint64(rawProcOf(ctx).handle)
+	}
+	if emptySelf {
+		self = func(ctx context.Context, m api.Module, stack []uint64) { stack[0] = 1 }
+	}
+	_, err := r.NewHostModuleBuilder("wasmhot").
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(self), nil, []api.ValueType{i64}).
+		Export("self").
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
+			p := rawProcOf(ctx)
+			to := int64(stack[0])
+			view, ok := m.Memory().Read(uint32(stack[1]), uint32(stack[2]))
+			if !ok || to <= 0 || to >= int64(len(p.net)) {
+				stack[0] = api.EncodeI32(-3)
+				return
+			}
+			msg := make([]byte, len(view))
+			copy(msg, view)
+			p.net[to] <- msg
+			stack[0] = 0
+		}), []api.ValueType{i64, i32, i32}, []api.ValueType{i32}).
+		Export("send").
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
+			msg := <-rawProcOf(ctx).in
+			if uint32(len(msg)) <= uint32(stack[1]) && !m.Memory().Write(uint32(stack[0]), msg) {
+				panic("receive: buffer outside memory")
+			}
+			stack[0] = uint64(len(msg))
+		}), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}).
+		Export("receive").
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
+			st := rawProcOf(ctx).state
+			if uint32(len(st)) <= uint32(stack[1]) && !m.Memory().Write(uint32(stack[0]), st) {
+				panic("state: buffer outside memory")
+			}
+			stack[0] = uint64(len(st))
+		}), []api.ValueType{i32, i32}, []api.ValueType{i32}).
+		Export("state").
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {}),
+			[]api.ValueType{i32, i32}, nil).
+		Export("log").
+		Instantiate(benchCtx)
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// rawExtB instantiates a host module "b" whose f(i32) -> i32 calls the
+// given function (another instance's f) with CallWithStack on a reused
+// stack: the call_ext floor. Single goroutine only.
+func rawExtB(b *testing.B, r wazero.Runtime, callee *api.Function) {
+	b.Helper()
+	scratch := make([]uint64, 1)
+	_, err := r.NewHostModuleBuilder("b").
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
+			scratch[0] = stack[0]
+			if err := (*callee).CallWithStack(ctx, scratch); err != nil {
+				panic(err)
+			}
+			stack[0] = scratch[0]
+		}), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
+		Export("f").
+		Instantiate(benchCtx)
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+func i64Bytes(v uint64) []byte {
+	return binary.LittleEndian.AppendUint64(nil, v)
+}
+
+// ---------------------------------------------------------------------------
+
+// CallExt: guest a's run(n) makes n calls of the imported b:f.
+//
+//	wasmhot        a and b loaded in wasmhot: each call goes a → stub →
+//	               host dispatch → export table → b's pooled instance; run
+//	               is called from Go (Func.Call)
+//	wasmhot_proc   the same loop in a process (a:proc, started by a message
+//	               with n; timed from the message to the end of Wait)
+//	floor          raw: a's import b.f is a Go host function that does
+//	               CallWithStack into another instance's f on a reused stack
+//	floor_direct   reference: a linked to b natively (no host hop, not
+//	               swappable)
+func CallExt(r Runner) {
+	for _, m := range benchModes {
+		r.Run(m.name+"/wasmhot", func(b *testing.B) {
+			h := benchHost(b, m)
+			mustLoad(b, h, "b", "bench_b")
+			mustLoad(b, h, "a", "bench_a")
+			if got := benchLoop(b, benchFunc(b, h, "a", "run")); uint32(got) != uint32(b.N) {
+				b.Fatalf("run(%d) = %d", b.N, uint32(got))
+			}
+		})
+		r.Run(m.name+"/wasmhot_proc", func(b *testing.B) {
+			h := benchHost(b, m)
+			mustLoad(b, h, "b", "bench_b")
+			mustLoad(b, h, "a", "bench_a")
+			pid, err := h.Spawn(benchCtx, "a", "proc", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := i64Bytes(uint64(b.N))
+			b.ReportAllocs()
+			b.ResetTimer()
+			if err := h.Send(pid, start); err != nil {
+				b.Fatal(err)
+			}
+			exit, err := h.Wait(benchCtx, pid)
+			b.StopTimer()
+			if err != nil || exit.Reason != host.Normal {
+				b.Fatalf("process exit %v, %v", exit, err)
+			}
+		})
+		r.Run(m.name+"/floor", func(b *testing.B) {
+			r := rawRuntime(b, m)
+			rawABI(b, r, true)
+			var callee api.Function
+			rawExtB(b, r, &callee)
+			callee = rawExport(b, rawInstantiate(b, benchCtx, r, "bench_b"), "f")
+			a := rawInstantiate(b, benchCtx, r, "bench_a")
+			if got := rawLoop(b, rawExport(b, a, "run")); uint32(got) != uint32(b.N) {
+				b.Fatalf("run(%d) = %d", b.N, uint32(got))
+			}
+		})
+		r.Run(m.name+"/floor_direct", func(b *testing.B) {
+			r := rawRuntime(b, m)
+			rawABI(b, r, true)
+			bm := rawInstantiate(b, benchCtx, r, "bench_b")
+			rctx := experimental.WithImportResolver(benchCtx, func(name string) api.Module {
+				if name == "b" {
+					return bm
+				}
+				return nil
+			})
+			a := rawInstantiate(b, rctx, r, "bench_a")
+			if got := rawLoop(b, rawExport(b, a, "run")); uint32(got) != uint32(b.N) {
+				b.Fatalf("run(%d) = %d", b.N, uint32(got))
+			}
+		})
+	}
+}
+
+// LocalCall is the reference for CallExt: the same loop with a
+// local call, so ns/op is the price of a call inside one Wasm module. The
+// wasmhot row differs from the floor only by the one outer Go call.
+func LocalCall(r Runner) {
+	for _, m := range benchModes {
+		r.Run(m.name+"/wasmhot", func(b *testing.B) {
+			h := benchHost(b, m)
+			mustLoad(b, h, "b", "bench_b")
+			mustLoad(b, h, "a", "bench_a")
+			if got := benchLoop(b, benchFunc(b, h, "a", "run_local")); uint32(got) != uint32(b.N) {
+				b.Fatalf("run_local(%d) = %d", b.N, uint32(got))
+			}
+		})
+		r.Run(m.name+"/floor", func(b *testing.B) {
+			r := rawRuntime(b, m)
+			rawABI(b, r, true)
+			var callee api.Function
+			rawExtB(b, r, &callee)
+			a := rawInstantiate(b, benchCtx, r, "bench_a")
+			if got := rawLoop(b, rawExport(b, a, "run_local")); uint32(got) != uint32(b.N) {
+				b.Fatalf("run_local(%d) = %d", b.N, uint32(got))
+			}
+		})
+	}
+}
+
+// HostCall is the other reference for CallExt: a guest → Go host
+// function → back. wasmhot: the ABI's self (looks the process up in the
+// ctx); floor: an empty host function of the same type.
+func HostCall(r Runner) {
+	for _, m := range benchModes {
+		r.Run(m.name+"/wasmhot_self", func(b *testing.B) {
+			h := benchHost(b, m)
+			mustLoad(b, h, "b", "bench_b")
+			mustLoad(b, h, "a", "bench_a")
+			benchLoop(b, benchFunc(b, h, "a", "run_self"))
+		})
+		r.Run(m.name+"/floor_empty", func(b *testing.B) {
+			r := rawRuntime(b, m)
+			rawABI(b, r, true)
+			var callee api.Function
+			rawExtB(b, r, &callee)
+			a := rawInstantiate(b, benchCtx, r, "bench_a")
+			if got := rawLoop(b, rawExport(b, a, "run_self")); got != uint64(b.N) {
+				b.Fatalf("run_self(%d) = %d", b.N, got)
+			}
+		})
+	}
+}
+
+// GoCall: Go → guest b:inc(i32) -> i32, one call per op.
+//
+//	wasmhot              Func.Call of a Func resolved once
+//	floor_CallWithStack  api.Function.CallWithStack on a reused stack
+//	floor_Call           api.Function.Call
+func GoCall(r Runner) {
+	for _, m := range benchModes {
+		r.Run(m.name+"/wasmhot", func(b *testing.B) {
+			h := benchHost(b, m)
+			mustLoad(b, h, "b", "bench_b")
+			f := benchFunc(b, h, "b", "inc")
+			var x uint64
+			if _, err := f.Call(benchCtx, x); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				res, err := f.Call(benchCtx, x)
+				if err != nil {
+					b.Fatal(err)
+				}
+				x = res[0]
+			}
+			b.StopTimer()
+			if x != uint64(b.N) {
+				b.Fatalf("inc^%d(0) = %d", b.N, x)
+			}
+		})
+		r.Run(m.name+"/floor_CallWithStack", func(b *testing.B) {
+			r := rawRuntime(b, m)
+			f := rawExport(b, rawInstantiate(b, benchCtx, r, "bench_b"), "inc")
+			stack := make([]uint64, 1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := f.CallWithStack(benchCtx, stack); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if stack[0] != uint64(b.N) {
+				b.Fatalf("inc^%d(0) = %d", b.N, stack[0])
+			}
+		})
+		r.Run(m.name+"/floor_Call", func(b *testing.B) {
+			r := rawRuntime(b, m)
+			f := rawExport(b, rawInstantiate(b, benchCtx, r, "bench_b"), "inc")
+			var x uint64
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				res, err := f.Call(benchCtx, x)
+				if err != nil {
+					b.Fatal(err)
+				}
+				x = res[0]
+			}
+		})
+	}
+}
+
+// Spawn: a process whose entry returns at once, per op.
+//
+//	wasmhot            Spawn + Wait
+//	floor              InstantiateModule + Close of the same module, with
+//	                   wasmhot's module config
+//	floor_go_call      reference: InstantiateModule, then on a new
+//	                   goroutine ExportedFunction + CallWithStack of the
+//	                   entry and Close, waited for on a channel: what a
+//	                   process minimally is
+func Spawn(r Runner) {
+	for _, m := range benchModes {
+		r.Run(m.name+"/wasmhot", func(b *testing.B) {
+			h := benchHost(b, m)
+			mustLoad(b, h, "sp", "bench_spawn")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				pid, err := h.Spawn(benchCtx, "sp", "start", nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				exit, err := h.Wait(benchCtx, pid)
+				if err != nil || exit.Reason != host.Normal {
+					b.Fatalf("process exit %v, %v", exit, err)
+				}
+			}
+		})
+		r.Run(m.name+"/floor", func(b *testing.B) {
+			r := rawRuntime(b, m)
+			cm, err := r.CompileModule(benchCtx, wasm("bench_spawn"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			mc := rawModConfig()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				mod, err := r.InstantiateModule(benchCtx, cm, mc)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = mod.Close(benchCtx)
+			}
+		})
+		r.Run(m.name+"/floor_go_call", func(b *testing.B) {
+			r := rawRuntime(b, m)
+			cm, err := r.CompileModule(benchCtx, wasm("bench_spawn"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			mc := rawModConfig()
+			errs := make(chan error)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				mod, err := r.InstantiateModule(benchCtx, cm, mc)
+				if err != nil {
+					b.Fatal(err)
+				}
+				go func() {
+					err := mod.ExportedFunction("start").CallWithStack(benchCtx, make([]uint64, 1))
+					_ = mod.Close(benchCtx)
+					errs <- err
+				}()
+				if err := <-errs; err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// MessageRoundTrip: a pinger and a ponger process of bench_ping
+// exchange a 64-byte message and its echo, b.N times; ns/op is one round
+// trip. The pinger starts on a message carrying b.N; the timer runs from
+// that message to the pinger's exit.
+//
+//	wasmhot  two wasmhot processes, the ABI's send and receive
+//	floor    the same guest bytes as two raw instances on two goroutines,
+//	         with the floor's own send/receive over buffered Go channels
+func MessageRoundTrip(r Runner) {
+	for _, m := range benchModes {
+		r.Run(m.name+"/wasmhot", func(b *testing.B) {
+			h := benchHost(b, m)
+			mustLoad(b, h, "pp", "bench_ping")
+			pong, err := h.Spawn(benchCtx, "pp", "pong", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			info, err := h.Process(pong)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ping, err := h.Spawn(benchCtx, "pp", "ping", i64Bytes(uint64(info.Handle)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := i64Bytes(uint64(b.N))
+			b.ReportAllocs()
+			b.ResetTimer()
+			if err := h.Send(ping, start); err != nil {
+				b.Fatal(err)
+			}
+			exit, err := h.Wait(benchCtx, ping)
+			b.StopTimer()
+			if err != nil || exit.Reason != host.Normal {
+				b.Fatalf("pinger exit %v, %v", exit, err)
+			}
+			if exit, err := h.Wait(benchCtx, pong); err != nil || exit.Reason != host.Normal {
+				b.Fatalf("ponger exit %v, %v", exit, err)
+			}
+		})
+		r.Run(m.name+"/floor", func(b *testing.B) {
+			r := rawRuntime(b, m)
+			rawABI(b, r, false)
+			const pongH, pingH = 1, 2
+			net := []chan []byte{nil, make(chan []byte, 64), make(chan []byte, 64)}
+			pongP := &rawProc{handle: pongH, in: net[pongH], net: net}
+			pingP := &rawProc{handle: pingH, in: net[pingH], net: net, state: i64Bytes(pongH)}
+			pongM := rawInstantiate(b, benchCtx, r, "bench_ping")
+			pingM := rawInstantiate(b, benchCtx, r, "bench_ping")
+			pongF, pingF := rawExport(b, pongM, "pong"), rawExport(b, pingM, "ping")
+			pongDone := make(chan error, 1)
+			go func() {
+				pongDone <- pongF.CallWithStack(context.WithValue(benchCtx, rawProcKey{}, pongP), make([]uint64, 1))
+			}()
+			pctx := context.WithValue(benchCtx, rawProcKey{}, pingP)
+			start := i64Bytes(uint64(b.N))
+			b.ReportAllocs()
+			b.ResetTimer()
+			net[pingH] <- start
+			err := pingF.CallWithStack(pctx, make([]uint64, 1))
+			b.StopTimer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := <-pongDone; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// Switch: Finish of one prepared module (bench_b as "sw", which
+// has a current version, so each Finish makes it old), with 1 or 1000 other
+// modules loaded. Untimed per op: the purge of sw's old version that makes
+// the switch legal, and the Prepare. There is no wazero floor: wazero has
+// no code switch.
+func Switch(r Runner) {
+	for _, m := range benchModes {
+		for _, others := range []int{1, 1000} {
+			r.Run(fmt.Sprintf("%s/modules=%d", m.name, others), func(b *testing.B) {
+				h := benchHost(b, m)
+				bin := wasm("bench_b")
+				for i := 0; i < others; i++ {
+					if _, err := h.Load(benchCtx, fmt.Sprintf("other%04d", i), bin); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if _, err := h.Load(benchCtx, "sw", bin); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					if _, err := h.Purge(benchCtx, "sw"); err != nil {
+						b.Fatal(err)
+					}
+					p, err := h.Prepare(benchCtx, host.Source{Name: "sw", Wasm: bin})
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+					if err := h.Finish(benchCtx, p); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// distinctWasm returns bin with a custom section holding n appended:
+// distinct bytes (so a compile cache miss) of the same module.
+func distinctWasm(bin []byte, n uint64) []byte {
+	const name = "bench"
+	out := make([]byte, 0, len(bin)+3+len(name)+8)
+	out = append(out, bin...)
+	out = append(out, 0x00, byte(1+len(name)+8), byte(len(name)))
+	out = append(out, name...)
+	return binary.LittleEndian.AppendUint64(out, n)
+}
+
+// loadBatch is how many modules the Load benchmarks load before they
+// delete and purge them (untimed), so that memory stays bounded.
+const loadBatch = 64
+
+// Load: Load of bench_small (6 functions, 1 import, 1 page, data,
+// a global) under a fresh name, per op.
+//
+//	wasmhot_cold        distinct bytes each time: wazero compiles
+//	wasmhot_hit         the same bytes as a module loaded before: wazero's
+//	                    in-memory cache hits (decode, validate, hash remain)
+//	floor_compile_miss  raw CompileModule of distinct bytes, then Close
+//	floor_compile_hit   raw CompileModule of bytes compiled before, then Close
+//	floor_miss+inst     raw CompileModule of distinct bytes + InstantiateModule
+//	floor_hit+inst      the same with bytes compiled before
+//
+// The +inst floors do what a load minimally does: compile, and instantiate
+// once with wasmhot's module config (the instance and the compiled module
+// are closed every loadBatch ops, untimed, as the wasmhot rows purge).
+// The wasmhot rows also instantiate the module once (Prepare does, to run
+// its start function), so wasmhot ≈ compile + instantiate + bookkeeping.
+// Every loadBatch loads the loaded names are deleted and purged, untimed.
+func Load(r Runner) {
+	small := wasm("bench_small")
+	for _, m := range benchModes {
+		for _, cold := range []bool{true, false} {
+			name := map[bool]string{true: "wasmhot_cold", false: "wasmhot_hit"}[cold]
+			r.Run(m.name+"/"+name, func(b *testing.B) {
+				h := benchHost(b, m)
+				if _, err := h.Load(benchCtx, "keep", small); err != nil {
+					b.Fatal(err)
+				}
+				names := make([]string, loadBatch)
+				for i := range names {
+					names[i] = fmt.Sprintf("ld%02d", i)
+				}
+				clean := func(n int) {
+					for _, name := range names[:n] {
+						if _, err := h.Delete(benchCtx, name); err != nil {
+							b.Fatal(err)
+						}
+						if _, err := h.Purge(benchCtx, name); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				seq := uint64(0)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					bin := small
+					if cold {
+						seq++
+						bin = distinctWasm(small, seq)
+					}
+					if _, err := h.Load(benchCtx, names[i%loadBatch], bin); err != nil {
+						b.Fatal(err)
+					}
+					if i%loadBatch == loadBatch-1 {
+						b.StopTimer()
+						clean(loadBatch)
+						b.StartTimer()
+					}
+				}
+				b.StopTimer()
+				clean(b.N % loadBatch)
+			})
+		}
+		r.Run(m.name+"/floor_compile_miss", func(b *testing.B) {
+			r := rawRuntime(b, m)
+			seq := uint64(0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				seq++
+				cm, err := r.CompileModule(benchCtx, distinctWasm(small, seq))
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = cm.Close(benchCtx)
+			}
+		})
+		for _, cold := range []bool{true, false} {
+			name := map[bool]string{true: "floor_miss+inst", false: "floor_hit+inst"}[cold]
+			r.Run(m.name+"/"+name, func(b *testing.B) {
+				r := rawRuntime(b, m)
+				rawABI(b, r, true)
+				keep, err := r.CompileModule(benchCtx, small)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer keep.Close(benchCtx)
+				mc := rawModConfig()
+				var cms []wazero.CompiledModule
+				var mods []api.Module
+				clean := func() {
+					for i := range mods {
+						_ = mods[i].Close(benchCtx)
+						_ = cms[i].Close(benchCtx)
+					}
+					cms, mods = cms[:0], mods[:0]
+				}
+				seq := uint64(0)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					bin := small
+					if cold {
+						seq++
+						bin = distinctWasm(small, seq)
+					}
+					cm, err := r.CompileModule(benchCtx, bin)
+					if err != nil {
+						b.Fatal(err)
+					}
+					mod, err := r.InstantiateModule(benchCtx, cm, mc)
+					if err != nil {
+						b.Fatal(err)
+					}
+					cms, mods = append(cms, cm), append(mods, mod)
+					if i%loadBatch == loadBatch-1 {
+						b.StopTimer()
+						clean()
+						b.StartTimer()
+					}
+				}
+				b.StopTimer()
+				clean()
+			})
+		}
+		r.Run(m.name+"/floor_compile_hit", func(b *testing.B) {
+			r := rawRuntime(b, m)
+			keep, err := r.CompileModule(benchCtx, small)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer keep.Close(benchCtx)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				cm, err := r.CompileModule(benchCtx, small)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = cm.Close(benchCtx)
+			}
+		})
+	}
+}
