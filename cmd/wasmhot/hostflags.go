@@ -26,6 +26,17 @@ func hostFlags(extra ...cli.Flag) []cli.Flag {
 			Value: "sandboxed",
 			Usage: "sandboxed: purge and kill stop any guest, even one spinning in Wasm; trusted: faster, guests stop only at host calls",
 		},
+		&cli.StringSliceFlag{
+			Name:  "wasi",
+			Usage: "grant WASI (stdout/stderr into the log, clocks, random; nothing else) to module `NAME`, * for all; Go-built guests need it (repeatable)",
+		},
+		&cli.UintFlag{Name: "memory-pages", Value: host.DefaultMemoryLimitPages, Usage: "linear memory per instance, in 64 KiB pages"},
+		&cli.IntFlag{Name: "max-processes", Value: host.DefaultMaxProcesses, Usage: "live processes"},
+		&cli.IntFlag{Name: "mailbox-limit", Value: host.DefaultMailboxLimit, Usage: "messages queued per process"},
+		&cli.IntFlag{Name: "max-module-size", Value: host.DefaultMaxModuleSize, Usage: "bytes per module"},
+		&cli.IntFlag{Name: "max-modules", Value: host.DefaultMaxModules, Usage: "loaded modules"},
+		&cli.DurationFlag{Name: "call-timeout", Usage: "bound on each call made through the node (0: none; stops spinning guests only with --exec sandboxed)"},
+		&cli.DurationFlag{Name: "process-budget", Usage: "wall-clock time a process may run Wasm without calling the host (0: none; --exec sandboxed only)"},
 	}, extra...)
 }
 
@@ -48,5 +59,15 @@ func hostConfig(c *cli.Context) (host.Config, error) {
 	default:
 		return cfg, fmt.Errorf("--exec %q: want sandboxed or trusted", e)
 	}
+	if w := c.StringSlice("wasi"); len(w) > 0 {
+		cfg = cfg.WithWASI(w...)
+	}
+	cfg = cfg.WithMemoryLimitPages(uint32(c.Uint("memory-pages"))).
+		WithMaxProcesses(c.Int("max-processes")).
+		WithMailboxLimit(c.Int("mailbox-limit")).
+		WithMaxModuleSize(c.Int("max-module-size")).
+		WithMaxModules(c.Int("max-modules")).
+		WithCallTimeout(c.Duration("call-timeout")).
+		WithProcessBudget(c.Duration("process-budget"))
 	return cfg, nil
 }
