@@ -1,20 +1,17 @@
 package guestexamples_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	guestexamples "github.com/wasmhot/wasmhot/guest-examples"
 	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/hosttest"
 )
 
 // The guests written in Go and C (go/, c/, built into wasm-langs/ by
@@ -54,142 +51,12 @@ func langWasm(t testing.TB, name string) []byte {
 	return b
 }
 
-// logLines collects guest log lines.
-type logLines struct {
-	mu    sync.Mutex
-	buf   []byte
-	lines []string
-}
+type node = hosttest.Node
 
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		l.lines = append(l.lines, string(l.buf[:i]))
-		l.buf = l.buf[i+1:]
-	}
-}
-
-// node is a host with a captured log, for process scenarios.
-type node struct {
-	t   *testing.T
-	h   *host.Host
-	log *logLines
-}
-
+// newNode starts a host for these tests: WASI granted (Go guests need it),
+// the shared compilation cache.
 func newNode(t *testing.T, cfg host.Config) *node {
-	t.Helper()
-	lg := &logLines{}
-	h, err := host.New(ctx, cfg.WithWASI("*").WithLog(lg).WithCompilationCacheDir(cacheDir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close(ctx) })
-	return &node{t: t, h: h, log: lg}
-}
-
-func (n *node) load(name string, wasm []byte) {
-	n.t.Helper()
-	if _, err := n.h.Load(ctx, name, wasm); err != nil {
-		n.t.Fatalf("load %s: %v", name, err)
-	}
-}
-
-func (n *node) spawn(mod, fn, state string) host.PID {
-	n.t.Helper()
-	pid, err := n.h.Spawn(ctx, mod, fn, []byte(state))
-	if err != nil {
-		n.t.Fatalf("spawn %s:%s: %v", mod, fn, err)
-	}
-	return pid
-}
-
-func (n *node) send(pid host.PID, msgs ...string) {
-	n.t.Helper()
-	for _, m := range msgs {
-		if err := n.h.Send(pid, []byte(m)); err != nil {
-			n.t.Fatalf("send %q: %v", m, err)
-		}
-	}
-}
-
-// lines returns the guest text of pid's log lines once there are at least
-// want of them.
-func (n *node) lines(pid host.PID, want int) []string {
-	n.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	tag := pid.String() + ": "
-	for {
-		var got []string
-		n.log.mu.Lock()
-		for _, l := range n.log.lines {
-			if i := strings.Index(l, tag); i >= 0 {
-				got = append(got, l[i+len(tag):])
-			}
-		}
-		n.log.mu.Unlock()
-		if len(got) >= want {
-			return got
-		}
-		if time.Now().After(deadline) {
-			n.t.Fatalf("pid %s: waited for %d lines, have %q", pid, want, got)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// expect sends msgs to pid and checks the lines they produce.
-func (n *node) expect(pid host.PID, msgs []string, want ...string) {
-	n.t.Helper()
-	before := len(n.lines(pid, 0))
-	n.send(pid, msgs...)
-	got := n.lines(pid, before+len(want))[before:]
-	if !reflect.DeepEqual(got, want) {
-		n.t.Fatalf("pid %s after %.60q: got %q, want %q", pid, msgs, got, want)
-	}
-}
-
-func (n *node) exit(pid host.PID) host.Exit {
-	n.t.Helper()
-	c, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	e, err := n.h.Wait(c, pid)
-	if err != nil {
-		n.t.Fatalf("wait %s: %v", pid, err)
-	}
-	return e
-}
-
-func (n *node) check(pid host.PID, module string) bool {
-	n.t.Helper()
-	ok, err := n.h.CheckProcessCode(pid, module)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	return ok
-}
-
-func (n *node) softPurge(module string) bool {
-	n.t.Helper()
-	ok, err := n.h.SoftPurge(ctx, module)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	return ok
-}
-
-func (n *node) purge(module string) bool {
-	n.t.Helper()
-	r, err := n.h.Purge(ctx, module)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	return r.KilledAny()
+	return hosttest.NewNode(t, cfg.WithWASI("*").WithCompilationCacheDir(cacheDir))
 }
 
 func repeat(s string, k int) []string {
@@ -209,84 +76,84 @@ type langRow struct {
 
 var langRows = []langRow{
 	{"1_external_self_call_upgrades", func(t *testing.T, n *node, wasm func(string, int) []byte) {
-		n.load("test", wasm("test", 1))
-		p := n.spawn("test", "run", "-1") // -1: a tick is a message, no timer
-		if got := n.lines(p, 1); got[0] != "this is old code" {
+		n.Load("test", wasm("test", 1))
+		p := n.Spawn("test", "run", "-1") // -1: a tick is a message, no timer
+		if got := n.Lines(p, 1); got[0] != "this is old code" {
 			t.Fatalf("first line %q", got[0])
 		}
-		n.expect(p, []string{"t", "t"}, "this is old code", "this is old code")
-		n.load("test", wasm("test", 2))
-		if !n.check(p, "test") {
+		n.Expect(p, []string{"t", "t"}, "this is old code", "this is old code")
+		n.Load("test", wasm("test", 2))
+		if !n.Check(p, "test") {
 			t.Error("waiting in v1: check_process_code = false, want true")
 		}
 		// The tick it waits for is taken by v1; its continue("run") enters v2.
-		n.expect(p, []string{"t", "t"}, "this is new code", "this is new code")
-		if n.check(p, "test") {
+		n.Expect(p, []string{"t", "t"}, "this is new code", "this is new code")
+		if n.Check(p, "test") {
 			t.Error("after the upgrade: check_process_code = true, want false")
 		}
-		n.send(p, "stop")
-		if e := n.exit(p); e.Reason != host.Normal {
+		n.Send(p, "stop")
+		if e := n.Exit(p); e.Reason != host.Normal {
 			t.Errorf("exit %v, want normal", e)
 		}
 	}},
 	{"2_local_loop_stays_in_old_code", func(t *testing.T, n *node, wasm func(string, int) []byte) {
-		n.load("test", wasm("test", 1))
-		p := n.spawn("test", "run_local", "-1")
-		n.lines(p, 1)
-		n.expect(p, []string{"t"}, "this is old code")
-		n.load("test", wasm("test", 2))
-		n.expect(p, repeat("t", 100), repeat("this is old code", 100)...)
-		if !n.check(p, "test") {
+		n.Load("test", wasm("test", 1))
+		p := n.Spawn("test", "run_local", "-1")
+		n.Lines(p, 1)
+		n.Expect(p, []string{"t"}, "this is old code")
+		n.Load("test", wasm("test", 2))
+		n.Expect(p, repeat("t", 100), repeat("this is old code", 100)...)
+		if !n.Check(p, "test") {
 			t.Error("check_process_code = false, want true")
 		}
-		if !n.purge("test") {
+		if !n.Purge("test") {
 			t.Error("purge killed no one")
 		}
-		if e := n.exit(p); e.Reason != host.Killed {
+		if e := n.Exit(p); e.Reason != host.Killed {
 			t.Errorf("exit %v, want killed", e)
 		}
 	}},
 	{"3_external_helper_call_local_recursion", func(t *testing.T, n *node, wasm func(string, int) []byte) {
-		n.load("test2", wasm("test2", 1))
-		p := n.spawn("test2", "loop", "")
-		n.expect(p, []string{"t", "t"}, "[loop v1 body] f() -> v1", "[loop v1 body] f() -> v1")
-		n.load("test2", wasm("test2", 2))
+		n.Load("test2", wasm("test2", 1))
+		p := n.Spawn("test2", "loop", "")
+		n.Expect(p, []string{"t", "t"}, "[loop v1 body] f() -> v1", "[loop v1 body] f() -> v1")
+		n.Load("test2", wasm("test2", 2))
 		// The new f, the old loop body: the new line is never printed.
-		n.expect(p, []string{"t", "t", "t"}, repeat("[loop v1 body] f() -> v2", 3)...)
-		if !n.check(p, "test2") || n.softPurge("test2") {
+		n.Expect(p, []string{"t", "t", "t"}, repeat("[loop v1 body] f() -> v2", 3)...)
+		if !n.Check(p, "test2") || n.SoftPurge("test2") {
 			t.Fatal("want check_process_code true and soft_purge false")
 		}
-		if !n.purge("test2") {
+		if !n.Purge("test2") {
 			t.Fatal("purge = false")
 		}
-		if e := n.exit(p); e.Reason != host.Killed {
+		if e := n.Exit(p); e.Reason != host.Killed {
 			t.Fatalf("exit %v, want killed", e)
 		}
 		// A process started now runs v2 whole.
-		p = n.spawn("test2", "loop", "")
-		n.expect(p, []string{"t"}, "NEW CODE LINE IN LOOP", "[loop v2 body] f() -> v2")
+		p = n.Spawn("test2", "loop", "")
+		n.Expect(p, []string{"t"}, "NEW CODE LINE IN LOOP", "[loop v2 body] f() -> v2")
 	}},
 	{"4_controlled_upgrade_with_state_transform", func(t *testing.T, n *node, wasm func(string, int) []byte) {
-		n.load("hotfix", wasm("hotfix", 1))
-		srv := n.spawn("hotfix", "server", "")
-		n.expect(srv, []string{"incr", "get", "incr", "get"}, "v1 count=1", "v1 count=2")
-		n.load("hotfix", wasm("hotfix", 2))
-		n.expect(srv, []string{"incr", "get", "get"}, "v1 count=3", "v1 count=3")
-		if !n.check(srv, "hotfix") || n.softPurge("hotfix") {
+		n.Load("hotfix", wasm("hotfix", 1))
+		srv := n.Spawn("hotfix", "server", "")
+		n.Expect(srv, []string{"incr", "get", "incr", "get"}, "v1 count=1", "v1 count=2")
+		n.Load("hotfix", wasm("hotfix", 2))
+		n.Expect(srv, []string{"incr", "get", "get"}, "v1 count=3", "v1 count=3")
+		if !n.Check(srv, "hotfix") || n.SoftPurge("hotfix") {
 			t.Error("before update: want check_process_code true, soft_purge false")
 		}
-		n.expect(srv, []string{"update", "get"}, "v2 count=3 from=1")
-		n.expect(srv, []string{"incr", "get"}, "v2 count=13 from=1")
-		if n.check(srv, "hotfix") {
+		n.Expect(srv, []string{"update", "get"}, "v2 count=3 from=1")
+		n.Expect(srv, []string{"incr", "get"}, "v2 count=13 from=1")
+		if n.Check(srv, "hotfix") {
 			t.Error("after update: check_process_code = true")
 		}
-		if !n.softPurge("hotfix") {
+		if !n.SoftPurge("hotfix") {
 			t.Error("after update: soft_purge = false")
 		}
 		// A second update with no new code keeps the state.
-		n.expect(srv, []string{"update", "get"}, "v2 count=13 from=1")
-		n.send(srv, "stop")
-		if e := n.exit(srv); e.Reason != host.Normal {
+		n.Expect(srv, []string{"update", "get"}, "v2 count=13 from=1")
+		n.Send(srv, "stop")
+		if e := n.Exit(srv); e.Reason != host.Normal {
 			t.Errorf("exit %v, want normal", e)
 		}
 	}},
@@ -324,18 +191,18 @@ func TestLangSeedsLoop(t *testing.T) {
 		t.Run(lang, func(t *testing.T) {
 			t.Parallel()
 			n := newNode(t, host.NewConfig())
-			n.load("test", langWasm(t, lang+"_test_v1"))
-			p := n.spawn("test", "run", "20")
-			n.lines(p, 3)
-			n.load("test", langWasm(t, lang+"_test_v2"))
+			n.Load("test", langWasm(t, lang+"_test_v1"))
+			p := n.Spawn("test", "run", "20")
+			n.Lines(p, 3)
+			n.Load("test", langWasm(t, lang+"_test_v2"))
 			var got []string
 			for {
-				got = n.lines(p, len(got)+1)
+				got = n.Lines(p, len(got)+1)
 				if got[len(got)-1] == "this is new code" {
 					break
 				}
 			}
-			got = n.lines(p, len(got)+3)
+			got = n.Lines(p, len(got)+3)
 			first := -1
 			for i, l := range got {
 				switch {
@@ -348,8 +215,8 @@ func TestLangSeedsLoop(t *testing.T) {
 				}
 			}
 			t.Logf("%s: %d lines of old code, then new code", lang, first)
-			n.send(p, "stop")
-			if e := n.exit(p); e.Reason != host.Normal {
+			n.Send(p, "stop")
+			if e := n.Exit(p); e.Reason != host.Normal {
 				t.Errorf("exit %v, want normal", e)
 			}
 		})
@@ -363,12 +230,12 @@ func TestLangLargeMessage(t *testing.T) {
 	for _, lang := range langs {
 		t.Run(lang, func(t *testing.T) {
 			n := newNode(t, host.NewConfig())
-			n.load("test", langWasm(t, lang+"_test_v1"))
-			p := n.spawn("test", "run_local", "-1")
-			n.lines(p, 1)
-			n.expect(p, []string{strings.Repeat("x", 100<<10)}, "this is old code")
-			n.send(p, "s"+strings.Repeat("x", 100<<10))
-			if e := n.exit(p); e.Reason != host.Normal {
+			n.Load("test", langWasm(t, lang+"_test_v1"))
+			p := n.Spawn("test", "run_local", "-1")
+			n.Lines(p, 1)
+			n.Expect(p, []string{strings.Repeat("x", 100<<10)}, "this is old code")
+			n.Send(p, "s"+strings.Repeat("x", 100<<10))
+			if e := n.Exit(p); e.Reason != host.Normal {
 				t.Errorf("exit %v, want normal", e)
 			}
 		})
@@ -384,12 +251,12 @@ func TestLangCrossLanguageUpgrade(t *testing.T) {
 		{langWasm(t, "go_hotfix_v1"), langWasm(t, "c_hotfix_v2")},
 	} {
 		n := newNode(t, host.NewConfig())
-		n.load("hotfix", c.v1)
-		srv := n.spawn("hotfix", "server", "")
-		n.expect(srv, []string{"incr", "incr", "get"}, "v1 count=2")
-		n.load("hotfix", c.v2)
-		n.expect(srv, []string{"update", "incr", "get"}, "v2 count=12 from=1")
-		if !n.softPurge("hotfix") {
+		n.Load("hotfix", c.v1)
+		srv := n.Spawn("hotfix", "server", "")
+		n.Expect(srv, []string{"incr", "incr", "get"}, "v1 count=2")
+		n.Load("hotfix", c.v2)
+		n.Expect(srv, []string{"update", "incr", "get"}, "v2 count=12 from=1")
+		if !n.SoftPurge("hotfix") {
 			t.Error("soft purge = false after the update")
 		}
 	}
@@ -398,9 +265,9 @@ func TestLangCrossLanguageUpgrade(t *testing.T) {
 // TestCBytes: the bytes convention with the C header's alloc.
 func TestCBytes(t *testing.T) {
 	n := newNode(t, host.NewConfig())
-	n.load("upper", langWasm(t, "c_upper_v1"))
+	n.Load("upper", langWasm(t, "c_upper_v1"))
 	for _, in := range []string{"", "hello, wasmhot", strings.Repeat("abc", 50_000)} {
-		out, err := n.h.CallBytes(ctx, "upper", "upper", []byte(in))
+		out, err := n.H.CallBytes(ctx, "upper", "upper", []byte(in))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -408,11 +275,11 @@ func TestCBytes(t *testing.T) {
 			t.Fatalf("upper(%.20q...) = %.20q..., want %.20q...", in, out, want)
 		}
 	}
-	n.load("upper", langWasm(t, "c_upper_v2"))
-	if out, err := n.h.CallBytes(ctx, "upper", "upper", []byte("x")); err != nil || string(out) != "v2:X" {
+	n.Load("upper", langWasm(t, "c_upper_v2"))
+	if out, err := n.H.CallBytes(ctx, "upper", "upper", []byte("x")); err != nil || string(out) != "v2:X" {
 		t.Fatalf("after reload: %q, %v", out, err)
 	}
-	if _, err := n.h.CallBytes(ctx, "upper", "nothere", nil); !errors.Is(err, host.ErrUndef) {
+	if _, err := n.H.CallBytes(ctx, "upper", "nothere", nil); !errors.Is(err, host.ErrUndef) {
 		t.Fatalf("missing function: %v, want undef", err)
 	}
 }

@@ -18,66 +18,66 @@ import (
 var externalRows = []conformanceRow{
 	{"3_external_helper_call_local_recursion", func(t *testing.T, cfg host.Config) {
 		n := newNode(t, cfg)
-		n.load("test2", "test2_v1")
-		p := n.spawn("test2", "loop", "")
-		n.expect(p, []string{"t", "t"}, "[loop v1 body] f() -> v1", "[loop v1 body] f() -> v1")
-		n.load("test2", "test2_v2")
+		n.Load("test2", wasm("test2_v1"))
+		p := n.Spawn("test2", "loop", "")
+		n.Expect(p, []string{"t", "t"}, "[loop v1 body] f() -> v1", "[loop v1 body] f() -> v1")
+		n.Load("test2", wasm("test2_v2"))
 		// The new f, the old loop body: the new line is never printed.
-		n.expect(p, []string{"t", "t", "t"}, "[loop v1 body] f() -> v2", "[loop v1 body] f() -> v2", "[loop v1 body] f() -> v2")
-		if !n.check(p, "test2") || n.softPurge("test2") {
+		n.Expect(p, []string{"t", "t", "t"}, "[loop v1 body] f() -> v2", "[loop v1 body] f() -> v2", "[loop v1 body] f() -> v2")
+		if !n.Check(p, "test2") || n.SoftPurge("test2") {
 			t.Fatal("want check_process_code true and soft_purge false")
 		}
-		if !n.purge("test2") {
+		if !n.Purge("test2") {
 			t.Fatal("purge = false")
 		}
-		if e := n.exit(p); e.Reason != host.Killed {
+		if e := n.Exit(p); e.Reason != host.Killed {
 			t.Fatalf("exit %v, want killed", e)
 		}
 	}},
 	{"9_external_call_of_removed_export_from_old_code", func(t *testing.T, cfg host.Config) {
 		n := newNode(t, cfg)
-		n.load("e_mod", "e_mod_v1")
-		p := n.spawn("e_mod", "linger", "")
-		n.expect(p, []string{"l", "e"}, "gone -> v1", "gone -> v1")
-		n.load("e_mod", "e_mod_v2")
+		n.Load("e_mod", wasm("e_mod_v1"))
+		p := n.Spawn("e_mod", "linger", "")
+		n.Expect(p, []string{"l", "e"}, "gone -> v1", "gone -> v1")
+		n.Load("e_mod", wasm("e_mod_v2"))
 		// Old code calling gone() locally still works...
-		n.expect(p, []string{"l"}, "gone -> v1")
+		n.Expect(p, []string{"l"}, "gone -> v1")
 		// ...but ?MODULE:gone() reaches v2, which lacks it: undef.
-		n.send(p, "e")
-		if e := n.exit(p); e.Reason != host.Undef || !errors.Is(e.Err, host.ErrUndef) {
+		n.Send(p, "e")
+		if e := n.Exit(p); e.Reason != host.Undef || !errors.Is(e.Err, host.ErrUndef) {
 			t.Fatalf("exit %v, want undef", e)
 		}
 	}},
 	{"10_process_in_other_module_not_killed_by_purge", func(t *testing.T, cfg host.Config) {
 		n := newNode(t, cfg)
-		n.load("cb", "cb_v1")
-		n.load("gs", "gs")
-		srv := n.spawn("gs", "loop", "")
-		n.expect(srv, []string{"h"}, "cb says v1")
-		n.load("cb", "cb_v2")
+		n.Load("cb", wasm("cb_v1"))
+		n.Load("gs", wasm("gs"))
+		srv := n.Spawn("gs", "loop", "")
+		n.Expect(srv, []string{"h"}, "cb says v1")
+		n.Load("cb", wasm("cb_v2"))
 		// It waits in gs's receive, not in cb: it does not linger in old cb.
-		if n.check(srv, "cb") {
+		if n.Check(srv, "cb") {
 			t.Fatal("check_process_code(gs server, cb) = true, want false")
 		}
-		if n.purge("cb") {
+		if n.Purge("cb") {
 			t.Fatal("purge(cb) = true: killed someone")
 		}
-		n.expect(srv, []string{"h"}, "cb says v2")
+		n.Expect(srv, []string{"h"}, "cb says v2")
 
 		// With a call into old cb on its stack, it does linger, and dies.
-		n.send(srv, "z") // cb:slow sleeps a minute inside cb v2
-		waitFor(t, func() bool { m, _ := n.h.Which("cb"); return m.Current.Lingering == 1 })
-		n.load("cb", "cb_v1")
-		if !n.check(srv, "cb") {
+		n.Send(srv, "z") // cb:slow sleeps a minute inside cb v2
+		waitFor(t, func() bool { m, _ := n.H.Which("cb"); return m.Current.Lingering == 1 })
+		n.Load("cb", wasm("cb_v1"))
+		if !n.Check(srv, "cb") {
 			t.Fatal("in cb:slow: check_process_code = false, want true")
 		}
-		if n.softPurge("cb") {
+		if n.SoftPurge("cb") {
 			t.Fatal("soft_purge(cb) = true while the server is in it")
 		}
-		if !n.purge("cb") {
+		if !n.Purge("cb") {
 			t.Fatal("purge(cb) = false, want true")
 		}
-		if e := n.exit(srv); e.Reason != host.Killed {
+		if e := n.Exit(srv); e.Reason != host.Killed {
 			t.Fatalf("exit %v, want killed", e)
 		}
 	}},
@@ -85,24 +85,24 @@ var externalRows = []conformanceRow{
 
 func TestExternalCallErrors(t *testing.T) {
 	n := newNode(t, host.NewConfig())
-	n.load("cb", "cb_v1")
-	n.load("badcall", "badcall")
-	n.load("a", "a_loop_v1")
-	bystander := n.spawn("a", "run_local", "")
+	n.Load("cb", wasm("cb_v1"))
+	n.Load("badcall", wasm("badcall"))
+	n.Load("a", wasm("a_loop_v1"))
+	bystander := n.Spawn("a", "run_local", "")
 	for fn, want := range map[string]host.Reason{"wrong_type": host.BadArity, "missing": host.Undef} {
-		p := n.spawn("badcall", fn, "")
-		if e := n.exit(p); e.Reason != want {
+		p := n.Spawn("badcall", fn, "")
+		if e := n.Exit(p); e.Reason != want {
 			t.Errorf("%s: exit %v, want %s", fn, e, want)
 		}
 	}
 	// From Go, the same calls fail with the same errors.
-	if _, err := n.h.Call(ctx, "badcall", "wrong_type"); !errors.Is(err, host.ErrBadArity) {
+	if _, err := n.H.Call(ctx, "badcall", "wrong_type"); !errors.Is(err, host.ErrBadArity) {
 		t.Errorf("Go call of wrong_type: %v", err)
 	}
-	if _, err := n.h.Call(ctx, "badcall", "missing"); !errors.Is(err, host.ErrUndef) {
+	if _, err := n.H.Call(ctx, "badcall", "missing"); !errors.Is(err, host.ErrUndef) {
 		t.Errorf("Go call of missing: %v", err)
 	}
-	n.expect(bystander, []string{"x"}, "v1 got x")
+	n.Expect(bystander, []string{"x"}, "v1 got x")
 }
 
 // TestAtomicPairHammer: g_a and g_b call each other while both are
@@ -175,9 +175,9 @@ func TestCodePath(t *testing.T) {
 				defer wg.Done()
 				var err error
 				if i%2 == 0 {
-					_, err = n.h.Call(ctx, "cb", "handle", 0)
+					_, err = n.H.Call(ctx, "cb", "handle", 0)
 				} else {
-					_, err = n.h.Spawn(ctx, "cb", "nothere", nil) // loads, then undef
+					_, err = n.H.Spawn(ctx, "cb", "nothere", nil) // loads, then undef
 					if errors.Is(err, host.ErrUndef) {
 						err = nil
 					}
@@ -192,21 +192,21 @@ func TestCodePath(t *testing.T) {
 				t.Error(err)
 			}
 		}
-		m, err := n.h.Which("cb")
+		m, err := n.H.Which("cb")
 		if err != nil || m.Current.Vsn != 1 || m.Old != nil {
 			t.Fatalf("which cb: %+v, %v (want exactly one load)", m, err)
 		}
 		// A guest's import triggers the load too.
-		n.load("gs", "gs")
-		if _, err := n.h.Delete(ctx, "cb"); err != nil {
+		n.Load("gs", wasm("gs"))
+		if _, err := n.H.Delete(ctx, "cb"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := n.h.Purge(ctx, "cb"); err != nil {
+		if _, err := n.H.Purge(ctx, "cb"); err != nil {
 			t.Fatal(err)
 		}
-		p := n.spawn("gs", "loop", "")
-		n.expect(p, []string{"h"}, "cb says v1")
-		if m, _ := n.h.Which("cb"); m.Current == nil || m.Current.Vsn != 2 {
+		p := n.Spawn("gs", "loop", "")
+		n.Expect(p, []string{"h"}, "cb says v1")
+		if m, _ := n.H.Which("cb"); m.Current == nil || m.Current.Vsn != 2 {
 			t.Fatalf("cb after reload from the code path: %+v", m.Current)
 		}
 	})

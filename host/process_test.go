@@ -15,46 +15,46 @@ import (
 
 func TestReceiveSemantics(t *testing.T) {
 	n := newNode(t, host.NewConfig())
-	n.load("probe", "probe")
-	n.load("a", "a_loop_v1")
+	n.Load("probe", wasm("probe"))
+	n.Load("a", wasm("a_loop_v1"))
 
 	t.Run("message larger than the buffer stays first", func(t *testing.T) {
-		pid := n.spawn("probe", "receive_small", "")
-		n.send(pid, "hello world", "second")
-		if got := n.lines(pid, 2); got[0] != "r=11" || got[1] != "hello world" {
+		pid := n.Spawn("probe", "receive_small", "")
+		n.Send(pid, "hello world", "second")
+		if got := n.Lines(pid, 2); got[0] != "r=11" || got[1] != "hello world" {
 			t.Fatalf("got %q", got)
 		}
-		if e := n.exit(pid); e.Reason != host.Normal {
+		if e := n.Exit(pid); e.Reason != host.Normal {
 			t.Fatalf("exit %v", e)
 		}
 	})
 	t.Run("poll on an empty mailbox", func(t *testing.T) {
-		pid := n.spawn("probe", "poll", "")
-		if got := n.lines(pid, 1); got[0] != "r=-1" {
+		pid := n.Spawn("probe", "poll", "")
+		if got := n.Lines(pid, 1); got[0] != "r=-1" {
 			t.Fatalf("got %q", got)
 		}
 	})
 	t.Run("timeout", func(t *testing.T) {
-		pid := n.spawn("probe", "timeout20", "")
-		if got := n.lines(pid, 1); got[0] != "r=-1" {
+		pid := n.Spawn("probe", "timeout20", "")
+		if got := n.Lines(pid, 1); got[0] != "r=-1" {
 			t.Fatalf("got %q", got)
 		}
 	})
 	t.Run("send to self", func(t *testing.T) {
-		pid := n.spawn("probe", "self_send", "")
-		if got := n.lines(pid, 2); got[0] != "r=0" || got[1] != "hello" {
+		pid := n.Spawn("probe", "self_send", "")
+		if got := n.Lines(pid, 2); got[0] != "r=0" || got[1] != "hello" {
 			t.Fatalf("got %q", got)
 		}
 	})
 	t.Run("spawn and send from a guest", func(t *testing.T) {
-		pid := n.spawn("probe", "spawn_send", "")
+		pid := n.Spawn("probe", "spawn_send", "")
 		want := []string{"r=1", "r=0", "r=-1", "r=-3", "r=-3", "r=-1", "r=-3"}
-		if got := n.lines(pid, len(want)); strings.Join(got, " ") != strings.Join(want, " ") {
+		if got := n.Lines(pid, len(want)); strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Fatalf("got %q, want %q", got, want)
 		}
 		// The spawned a:run process got "hello".
 		waitFor(t, func() bool {
-			for _, l := range n.log.text() {
+			for _, l := range n.Log.Text() {
 				if l == "v1 got hello" {
 					return true
 				}
@@ -63,22 +63,11 @@ func TestReceiveSemantics(t *testing.T) {
 		})
 	})
 	t.Run("state round trip", func(t *testing.T) {
-		pid := n.spawn("probe", "state_roundtrip", "initial")
-		if got := n.lines(pid, 2); got[0] != "initial" || got[1] != "hello" {
+		pid := n.Spawn("probe", "state_roundtrip", "initial")
+		if got := n.Lines(pid, 2); got[0] != "initial" || got[1] != "hello" {
 			t.Fatalf("got %q", got)
 		}
 	})
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 10 s")
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func TestExitReasons(t *testing.T) {
@@ -96,68 +85,68 @@ func TestExitReasons(t *testing.T) {
 	} {
 		t.Run(tc.fn, func(t *testing.T) {
 			n := newNode(t, host.NewConfig())
-			n.load("probe", "probe")
-			n.load("a", "a_loop_v1")
-			bystander := n.spawn("a", "run_local", "")
-			pid := n.spawn("probe", tc.fn, "")
-			e := n.exit(pid)
+			n.Load("probe", wasm("probe"))
+			n.Load("a", wasm("a_loop_v1"))
+			bystander := n.Spawn("a", "run_local", "")
+			pid := n.Spawn("probe", tc.fn, "")
+			e := n.Exit(pid)
 			if e.Reason != tc.want {
 				t.Fatalf("exit %v, want %s", e, tc.want)
 			}
 			if tc.want != host.Normal && e.Err == nil {
 				t.Errorf("exit %s carries no error", e.Reason)
 			}
-			n.expect(bystander, []string{"still there"}, "v1 got still there")
+			n.Expect(bystander, []string{"still there"}, "v1 got still there")
 		})
 	}
 	t.Run("spawn errors from Go", func(t *testing.T) {
 		n := newNode(t, host.NewConfig())
-		n.load("probe", "probe")
+		n.Load("probe", wasm("probe"))
 		ctx := context.Background()
-		if _, err := n.h.Spawn(ctx, "probe", "nope", nil); !errors.Is(err, host.ErrUndef) {
+		if _, err := n.H.Spawn(ctx, "probe", "nope", nil); !errors.Is(err, host.ErrUndef) {
 			t.Errorf("spawn of missing fn: %v", err)
 		}
-		if _, err := n.h.Spawn(ctx, "probe", "hello", nil); !errors.Is(err, host.ErrBadArity) {
+		if _, err := n.H.Spawn(ctx, "probe", "hello", nil); !errors.Is(err, host.ErrBadArity) {
 			t.Errorf("spawn of (i32)->i32: %v", err)
 		}
-		if _, err := n.h.Spawn(ctx, "Probe", "poll", nil); !errors.Is(err, host.ErrBadName) {
+		if _, err := n.H.Spawn(ctx, "Probe", "poll", nil); !errors.Is(err, host.ErrBadName) {
 			t.Errorf("spawn with bad name: %v", err)
 		}
 	})
 	t.Run("process limit", func(t *testing.T) {
 		n := newNode(t, host.NewConfig().WithMaxProcesses(2))
-		n.load("a", "a_loop_v1")
-		n.spawn("a", "run_local", "")
-		n.spawn("a", "run_local", "")
-		if _, err := n.h.Spawn(context.Background(), "a", "run_local", nil); !errors.Is(err, host.ErrLimit) {
+		n.Load("a", wasm("a_loop_v1"))
+		n.Spawn("a", "run_local", "")
+		n.Spawn("a", "run_local", "")
+		if _, err := n.H.Spawn(context.Background(), "a", "run_local", nil); !errors.Is(err, host.ErrLimit) {
 			t.Fatalf("third spawn: %v, want limit", err)
 		}
 	})
 	t.Run("mailbox full", func(t *testing.T) {
 		n := newNode(t, host.NewConfig().WithMailboxLimit(2))
-		n.load("test", "test_v1")
-		pid := n.spawn("test", "run", "3600000") // sleeps an hour, never receives
-		n.send(pid, "one", "two")
-		if err := n.h.Send(pid, []byte("three")); !errors.Is(err, host.ErrMailboxFull) {
+		n.Load("test", wasm("test_v1"))
+		pid := n.Spawn("test", "run", "3600000") // sleeps an hour, never receives
+		n.Send(pid, "one", "two")
+		if err := n.H.Send(pid, []byte("three")); !errors.Is(err, host.ErrMailboxFull) {
 			t.Fatalf("third send: %v, want mailbox full", err)
 		}
-		if pi, _ := n.h.Process(pid); pi.MailboxLen != 2 {
+		if pi, _ := n.H.Process(pid); pi.MailboxLen != 2 {
 			t.Fatalf("mailbox length %d, want 2", pi.MailboxLen)
 		}
 	})
 	t.Run("kill wakes a sleeping process", func(t *testing.T) {
 		n := newNode(t, host.NewConfig())
-		n.load("test", "test_v1")
-		pid := n.spawn("test", "run", "3600000")
-		n.lines(pid, 1)
-		waitFor(t, func() bool { pi, _ := n.h.Process(pid); return pi.Status == host.Suspended })
-		if err := n.h.Kill(pid); err != nil {
+		n.Load("test", wasm("test_v1"))
+		pid := n.Spawn("test", "run", "3600000")
+		n.Lines(pid, 1)
+		waitFor(t, func() bool { pi, _ := n.H.Process(pid); return pi.Status == host.Suspended })
+		if err := n.H.Kill(pid); err != nil {
 			t.Fatal(err)
 		}
-		if e := n.exit(pid); e.Reason != host.Killed {
+		if e := n.Exit(pid); e.Reason != host.Killed {
 			t.Fatalf("exit %v", e)
 		}
-		if err := n.h.Send(pid, []byte("x")); !errors.Is(err, host.ErrNoProcess) {
+		if err := n.H.Send(pid, []byte("x")); !errors.Is(err, host.ErrNoProcess) {
 			t.Fatalf("send to exited: %v, want no process", err)
 		}
 	})
@@ -168,22 +157,22 @@ func TestExitReasons(t *testing.T) {
 func TestMessagesAcrossUpgrades(t *testing.T) {
 	const rounds, perRound = 100, 100
 	n := newNode(t, host.NewConfig())
-	n.load("a", "a_loop_v1")
-	pid := n.spawn("a", "run", "")
+	n.Load("a", wasm("a_loop_v1"))
+	pid := n.Spawn("a", "run", "")
 	sent := 0
 	for r := 0; r < rounds; r++ {
 		// The previous load's old code is free once the process took a
 		// message after it; then the next load is allowed.
-		waitFor(t, func() bool { return n.softPurge("a") })
-		if _, err := n.h.Load(context.Background(), "a", wasm(fmt.Sprintf("a_loop_v%d", 1+(r+1)%2))); err != nil {
+		waitFor(t, func() bool { return n.SoftPurge("a") })
+		if _, err := n.H.Load(context.Background(), "a", wasm(fmt.Sprintf("a_loop_v%d", 1+(r+1)%2))); err != nil {
 			t.Fatalf("round %d: %v", r, err)
 		}
 		for i := 0; i < perRound; i++ {
-			n.send(pid, strconv.Itoa(sent))
+			n.Send(pid, strconv.Itoa(sent))
 			sent++
 		}
 	}
-	got := n.lines(pid, sent)
+	got := n.Lines(pid, sent)
 	upgrades := 0
 	for i, l := range got {
 		var v, seq int
@@ -197,7 +186,7 @@ func TestMessagesAcrossUpgrades(t *testing.T) {
 	if upgrades < rounds-1 {
 		t.Errorf("process changed version %d times, want >= %d", upgrades, rounds-1)
 	}
-	if pi, _ := n.h.Process(pid); pi.MailboxLen != 0 || pi.Exit != nil {
+	if pi, _ := n.H.Process(pid); pi.MailboxLen != 0 || pi.Exit != nil {
 		t.Errorf("process after: %+v", pi)
 	}
 }
@@ -209,27 +198,27 @@ func TestPurgeThousandProcesses(t *testing.T) {
 	before := runtime.NumGoroutine()
 	func() {
 		n := newNode(t, host.NewConfig())
-		n.load("a", "a_loop_v1")
+		n.Load("a", wasm("a_loop_v1"))
 		pids := make([]host.PID, 1000)
 		for i := range pids {
-			pids[i] = n.spawn("a", "run_local", "")
+			pids[i] = n.Spawn("a", "run_local", "")
 		}
-		n.load("a", "a_loop_v2")
-		res, err := n.h.Purge(ctx, "a")
+		n.Load("a", wasm("a_loop_v2"))
+		res, err := n.H.Purge(ctx, "a")
 		if err != nil || res.Killed != 1000 {
 			t.Fatalf("purge: %+v, %v", res, err)
 		}
 		for _, pid := range pids {
-			if e := n.exit(pid); e.Reason != host.Killed {
+			if e := n.Exit(pid); e.Reason != host.Killed {
 				t.Fatalf("%s: exit %v", pid, e)
 			}
 		}
-		for _, pi := range n.h.Processes() {
+		for _, pi := range n.H.Processes() {
 			if pi.Exit == nil {
 				t.Fatalf("still running: %+v", pi)
 			}
 		}
-		if err := n.h.Close(ctx); err != nil {
+		if err := n.H.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}()

@@ -14,18 +14,18 @@ import (
 func TestLimits(t *testing.T) {
 	t.Run("budget stops a spinning process", func(t *testing.T) {
 		n := newNode(t, host.NewConfig().WithProcessBudget(50*time.Millisecond))
-		n.load("probe", "probe")
-		n.load("a", "a_loop_v1")
+		n.Load("probe", wasm("probe"))
+		n.Load("a", wasm("a_loop_v1"))
 		// A process that waits for messages longer than the budget is fine:
 		// waiting in the host does not count.
-		idle := n.spawn("a", "run", "")
+		idle := n.Spawn("a", "run", "")
 		time.Sleep(100 * time.Millisecond)
-		n.expect(idle, []string{"x"}, "v1 got x")
-		spinner := n.spawn("probe", "spin", "")
-		if e := n.exit(spinner); e.Reason != host.Limit {
+		n.Expect(idle, []string{"x"}, "v1 got x")
+		spinner := n.Spawn("probe", "spin", "")
+		if e := n.Exit(spinner); e.Reason != host.Limit {
 			t.Fatalf("spinner exit %v, want limit", e)
 		}
-		n.expect(idle, []string{"y"}, "v1 got y")
+		n.Expect(idle, []string{"y"}, "v1 got y")
 	})
 	t.Run("budget needs sandboxed mode", func(t *testing.T) {
 		_, err := host.New(context.Background(), host.NewConfig().WithMode(host.Trusted).WithProcessBudget(time.Second))
@@ -35,14 +35,14 @@ func TestLimits(t *testing.T) {
 	})
 	t.Run("purge kills a spinning process in sandboxed mode", func(t *testing.T) {
 		n := newNode(t, host.NewConfig())
-		n.load("probe", "probe")
-		spinner := n.spawn("probe", "spin", "")
-		waitFor(t, func() bool { m, _ := n.h.Which("probe"); return m.Current.Lingering == 1 })
-		n.load("probe", "probe")
-		if !n.purge("probe") {
+		n.Load("probe", wasm("probe"))
+		spinner := n.Spawn("probe", "spin", "")
+		waitFor(t, func() bool { m, _ := n.H.Which("probe"); return m.Current.Lingering == 1 })
+		n.Load("probe", wasm("probe"))
+		if !n.Purge("probe") {
 			t.Fatal("purge killed nobody")
 		}
-		if e := n.exit(spinner); e.Reason != host.Killed {
+		if e := n.Exit(spinner); e.Reason != host.Killed {
 			t.Fatalf("exit %v, want killed", e)
 		}
 	})
@@ -58,13 +58,13 @@ func TestLimits(t *testing.T) {
 	})
 	t.Run("memory.grow past the limit returns -1", func(t *testing.T) {
 		n := newNode(t, host.NewConfig().WithMemoryLimitPages(4))
-		n.load("probe", "probe")
-		p := n.spawn("probe", "grow", "")
-		if got := n.lines(p, 1); got[0] != "r=-1" {
+		n.Load("probe", wasm("probe"))
+		p := n.Spawn("probe", "grow", "")
+		if got := n.Lines(p, 1); got[0] != "r=-1" {
 			t.Fatalf("grow: %q", got)
 		}
-		n.load("counter", "counter_v1")
-		if _, err := n.h.CallBytes(context.Background(), "counter", "echo", make([]byte, 1<<20)); !errors.Is(err, host.ErrBadResult) {
+		n.Load("counter", wasm("counter_v1"))
+		if _, err := n.H.CallBytes(context.Background(), "counter", "echo", make([]byte, 1<<20)); !errors.Is(err, host.ErrBadResult) {
 			t.Fatalf("echo of 1 MiB with 4 pages: %v, want bad result", err)
 		}
 	})
