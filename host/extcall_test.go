@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -129,7 +130,10 @@ func TestAtomicPairHammer(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for !stop.Load() {
+			for i := 0; !stop.Load(); i++ {
+				if i%16 == 0 {
+					runtime.Gosched() // let the reloader in (see TestHammerReload)
+				}
 				res, err := f.Call(ctx)
 				if err != nil {
 					errc <- err

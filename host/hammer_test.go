@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -51,7 +52,12 @@ func hammerReload(t *testing.T, mode host.Mode) {
 		go func() {
 			defer wg.Done()
 			var last uint32
-			for !stop.Load() {
+			for i := 0; !stop.Load(); i++ {
+				if i%16 == 0 {
+					// Four callers spinning on two cores would otherwise starve
+					// the reloader between preemptions (~10 ms each).
+					runtime.Gosched()
+				}
 				floor := published.Load()
 				res, err := f.Call(ctx)
 				calls.Add(1)
