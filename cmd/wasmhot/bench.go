@@ -25,8 +25,9 @@ func benchCommand() *cli.Command {
 		Description: "Runs the benchmarks of internal/bench (the same code `go test -bench ./host`\n" +
 			"runs) and prints each wasmhot path beside the raw wazero floor for the\n" +
 			"same work, measured in the same run, with the ratio, in sandboxed and\n" +
-			"trusted mode; then a reload storm: calls per second during reloads\n" +
-			"against steady state, and failed calls. Single runs on a shared machine\n" +
+			"trusted mode; then a reload storm: calls per second while 1,000 reloads\n" +
+			"(purge + load) are paced over one second, against steady state, and\n" +
+			"failed calls. Single runs on a shared machine\n" +
 			"are noisy: compare ratios, and repeat.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,8 +27,8 @@ type StormResult struct {
 
 // Storm measures Go calls of counter:version per second from callers
 // goroutines, first for steady (no reloads), then while the module is
-// reloaded (purge + load, alternating two versions) reloads times, and
-// counts the calls that failed.
+// reloaded (purge + load, alternating two versions) reloads times, paced
+// over the same span, and counts the calls that failed.
 func Storm(ctx context.Context, mode host.Mode, callers, reloads int, steady time.Duration) (StormResult, error) {
 	res := StormResult{Mode: mode.String(), Callers: callers, Reloads: reloads}
 	h, err := host.New(ctx, host.NewConfig().WithMode(mode).WithLog(nil))
@@ -51,7 +52,12 @@ func Storm(ctx context.Context, mode host.Mode, callers, reloads int, steady tim
 		go func() {
 			defer wg.Done()
 			stack := make([]uint64, 1)
-			for !stop.Load() {
+			for i := 0; !stop.Load(); i++ {
+				if i%16 == 0 {
+					// More callers than cores would otherwise starve the
+					// reloader between preemptions (~10 ms each).
+					runtime.Gosched()
+				}
 				if err := f.CallWithStack(ctx, stack); err != nil {
 					failed.Add(1)
 				}
@@ -64,8 +70,16 @@ func Storm(ctx context.Context, mode host.Mode, callers, reloads int, steady tim
 	time.Sleep(steady)
 	res.SteadyPerSec = float64(calls.Load()-c0) / time.Since(t0).Seconds()
 
+	// reloads reloads paced over the steady span (one per steady/reloads,
+	// as fast as they go if slower): the storm measures what reloads cost
+	// the callers, not how much of a core a reload loop takes.
+	pace := steady / time.Duration(reloads)
 	c0, t0 = calls.Load(), time.Now()
-	for i := 1; i <= reloads; i++ {
+	i := 1
+	for ; i <= reloads; i++ {
+		if wait := time.Until(t0.Add(time.Duration(i-1) * pace)); wait > 0 {
+			time.Sleep(wait)
+		}
 		if _, _, err := h.Reload(ctx, "counter", vs[i%2]); err != nil {
 			stop.Store(true)
 			wg.Wait()
@@ -74,6 +88,7 @@ func Storm(ctx context.Context, mode host.Mode, callers, reloads int, steady tim
 	}
 	d := time.Since(t0)
 	res.StormPerSec = float64(calls.Load()-c0) / d.Seconds()
+	res.Reloads = i - 1
 	stop.Store(true)
 	wg.Wait()
 	res.FailedCalls = failed.Load()
