@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -55,4 +56,27 @@ func usageError(c *cli.Context, msg string) error {
 // printBool prints an Erlang boolean.
 func printBool(c *cli.Context, b bool) {
 	fmt.Fprintln(c.App.Writer, b)
+}
+
+// moduleBool is the action of a command that takes one module name, asks
+// the node a yes-or-no question about it, and prints true or false, as
+// Erlang prints the booleans of code:soft_purge/1 and code:delete/1.
+func moduleBool(ask func(cl *control.Client, ctx context.Context, module string) (bool, error)) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		args, err := exactArgs(c, 1)
+		if err != nil {
+			return err
+		}
+		cl, err := nodeClient(c)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		ok, err := ask(cl, c.Context, args[0])
+		if err != nil {
+			return err
+		}
+		printBool(c, ok)
+		return nil
+	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/urfave/cli/v2"
+
+	"github.com/wasmhot/wasmhot/internal/control"
 )
 
 func softPurgeCommand() *cli.Command {
@@ -11,23 +13,7 @@ func softPurgeCommand() *cli.Command {
 		ArgsUsage: "MODULE",
 		Description: "Prints true when the old code was freed or there was none, false when a\n" +
 			"process still lingers in it (nothing is killed).",
-		Flags: nodeFlags(),
-		Action: func(c *cli.Context) error {
-			args, err := exactArgs(c, 1)
-			if err != nil {
-				return err
-			}
-			cl, err := nodeClient(c)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			ok, err := cl.SoftPurge(c.Context, args[0])
-			if err != nil {
-				return err
-			}
-			printBool(c, ok)
-			return nil
-		},
+		Flags:  nodeFlags(),
+		Action: moduleBool((*control.Client).SoftPurge),
 	}
 }
