@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 	"unicode/utf8"
 
@@ -61,8 +62,11 @@ func (h *Host) instantiateABI(ctx context.Context) error {
 	b := h.r.NewHostModuleBuilder(ABIModule)
 	for _, f := range abi {
 		fn := f.fn
+		name := f.name
 		b = b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
-			procFrom(ctx).hostCall()
+			p := procFrom(ctx)
+			p.hostCall()
+			defer h.recoverHost(p, name)
 			fn(h, ctx, m, stack)
 		}), f.sig.Params, f.sig.Results).Export(f.name)
 	}
@@ -94,6 +98,25 @@ func (h *Host) checkImport(module string, imp modules.Import) error {
 		return fmt.Errorf("wasmhot has no function %q in ABI v1", imp.Name)
 	}
 	return checkExtImport(imp)
+}
+
+// recoverHost turns a panic in a host function (a bug of wasmhot's, not the
+// guest's) into the end of the calling process only, with reason trap, and
+// logs it. The deliberate unwinding of exit passes through.
+func (h *Host) recoverHost(p *process, name string) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if _, ok := r.(*sys.ExitError); ok {
+		panic(r)
+	}
+	if _, bug := r.(runtime.Error); !bug && p == nil {
+		panic(r) // a Go call's failure (exit, extFail) carries its sentinel
+	}
+	err := fmt.Errorf("host panic in wasmhot.%s: %v", name, r)
+	h.logLine(nil, p, []byte(err.Error()))
+	exit(p, Trap, err)
 }
 
 // exit unwinds the calling guest: the process ends with reason, or, in a Go

@@ -215,6 +215,7 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 	p.hostCall()
 	pin, started := h.chain(ctx, p)
 	defer h.endChain(p, pin, started)
+	defer h.recoverHost(p, "ext")
 	for {
 		t := es.slot.LookupIn(pin)
 		if t == nil && h.autoload(ctx, es.slot.Module) {

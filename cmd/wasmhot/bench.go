@@ -31,13 +31,14 @@ func benchCommand() *cli.Command {
 			"are noisy: compare ratios, and repeat.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON"},
-			&cli.BoolFlag{Name: "quick", Usage: "short runs (50 ms per case, 200 reloads): a smoke test, not a measurement"},
+			&cli.BoolFlag{Name: "quick", Usage: "short runs (20 ms per case, 200 reloads): a smoke test, not a measurement"},
+			&cli.StringFlag{Name: "benchtime", Value: "100ms", Usage: "time per case, as go test's -benchtime (the whole run takes about 30 s per 100 ms)"},
 			&cli.StringFlag{Name: "only", Usage: "run only the benchmark groups whose names contain `TEXT` (comma-separated)"},
 		},
 		Action: func(c *cli.Context) error {
-			benchtime, reloads, steady := "500ms", 1000, time.Second
+			benchtime, reloads, steady := c.String("benchtime"), 1000, time.Second
 			if c.Bool("quick") {
-				benchtime, reloads, steady = "50ms", 200, 200*time.Millisecond
+				benchtime, reloads, steady = "20ms", 200, 200*time.Millisecond
 			}
 			rep, err := runBench(c, benchtime, reloads, steady, c.String("only"))
 			if err != nil {
@@ -46,7 +47,7 @@ func benchCommand() *cli.Command {
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
 				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+				return enc.Encode(rep.rows())
 			}
 			rep.print(c.App.Writer)
 			return nil
@@ -198,6 +199,64 @@ func ratios(results []benchResult) []benchRatio {
 			}
 			out = append(out, br)
 		}
+	}
+	return out
+}
+
+// benchRow is one row of `wasmhot bench --json`: a measured value and,
+// where the row is compared with something, the floor's name, the ratio,
+// the target and whether it is met. Absent fields are null.
+type benchRow struct {
+	Name   string   `json:"name"`
+	Value  float64  `json:"value"`
+	Unit   string   `json:"unit"`
+	Floor  *string  `json:"floor"`
+	Ratio  *float64 `json:"ratio"`
+	Target *string  `json:"target"`
+	Met    *bool    `json:"met"`
+}
+
+// rows flattens the report: every case (with its primary comparison, the
+// first of benchPairs that names it), the derived ratios that are not a
+// case's (the cache speed-up), and the storms.
+func (r *benchReport) rows() []benchRow {
+	primary := map[string]benchRatio{}
+	var derived []benchRatio
+	for _, br := range r.Ratios {
+		if strings.HasSuffix(br.Floor, "/wasmhot_hit") {
+			derived = append(derived, br)
+			continue
+		}
+		if _, ok := primary[br.Path]; !ok && br.Floor != "" {
+			primary[br.Path] = br
+		}
+	}
+	var out []benchRow
+	for _, res := range r.Results {
+		row := benchRow{Name: res.Name, Value: res.NsPerOp, Unit: "ns/op"}
+		if br, ok := primary[res.Name]; ok {
+			floor, ratio := br.Floor, br.Ratio
+			row.Floor, row.Ratio, row.Met = &floor, &ratio, br.Met
+			if br.Target != "" {
+				target := br.Target
+				row.Target = &target
+			}
+		}
+		out = append(out, row)
+	}
+	for _, br := range derived {
+		name := strings.TrimSuffix(br.Path, "/wasmhot_cold") + "/cold_over_hit"
+		floor, ratio, target := br.Floor, br.Ratio, br.Target
+		out = append(out, benchRow{Name: name, Value: br.Ratio, Unit: "x", Floor: &floor, Ratio: &ratio, Target: &target, Met: br.Met})
+	}
+	for _, s := range r.Storms {
+		tput, tgt := s.Ratio, "≥ 0.8"
+		met := s.Ratio >= 0.8
+		out = append(out,
+			benchRow{Name: "Storm/" + s.Mode + "/calls_per_sec_steady", Value: s.SteadyPerSec, Unit: "calls/s"},
+			benchRow{Name: "Storm/" + s.Mode + "/calls_per_sec_during_reloads", Value: s.StormPerSec, Unit: "calls/s", Ratio: &tput, Target: &tgt, Met: &met})
+		zero, none := "= 0", s.FailedCalls == 0
+		out = append(out, benchRow{Name: "Storm/" + s.Mode + "/failed_calls", Value: float64(s.FailedCalls), Unit: "calls", Target: &zero, Met: &none})
 	}
 	return out
 }

@@ -15,16 +15,29 @@ func TestBenchCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	var rep benchReport
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+	var rows []map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
 		t.Fatalf("json: %v\n%s", err, out.String())
 	}
-	if len(rep.Results) != 4 || len(rep.Storms) != 2 || len(rep.Ratios) != 2 {
-		t.Fatalf("got %d results, %d storms, %d ratios: %+v", len(rep.Results), len(rep.Storms), len(rep.Ratios), rep)
+	byName := map[string]map[string]any{}
+	for _, r := range rows {
+		for _, k := range []string{"name", "value", "unit", "floor", "ratio", "target", "met"} {
+			if _, ok := r[k]; !ok {
+				t.Fatalf("row %v lacks %q", r, k)
+			}
+		}
+		byName[r["name"].(string)] = r
 	}
-	for _, s := range rep.Storms {
-		if s.FailedCalls != 0 || s.Reloads != 200 || s.StormPerSec <= 0 {
-			t.Errorf("storm %+v", s)
+	// 4 LocalCall cases, and per mode 3 storm rows.
+	if len(rows) != 4+2*3 {
+		t.Fatalf("%d rows: %s", len(rows), out.String())
+	}
+	if r := byName["LocalCall/trusted/wasmhot"]; r["floor"] != "LocalCall/trusted/floor" || r["ratio"] == nil || r["unit"] != "ns/op" {
+		t.Errorf("LocalCall row: %v", r)
+	}
+	for _, mode := range []string{"sandboxed", "trusted"} {
+		if r := byName["Storm/"+mode+"/failed_calls"]; r["value"] != 0.0 || r["met"] != true {
+			t.Errorf("storm %s: %v", mode, r)
 		}
 	}
 }
