@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -9,17 +11,20 @@ import (
 // reorderArgs moves a command's flags that follow its positional arguments
 // in front of them, so that "wasmhot spawn a run --state 50" works:
 // urfave/cli v2, like Go's flag package, stops at the first positional
-// argument. Only names the command defines move; anything else (such as
-// the negative number in "call m f -1") stays positional, and a "--" is put
-// before the positional arguments when one of them starts with a dash.
-// A "--" typed by the user ends the reordering.
-func reorderArgs(app *cli.App, args []string) []string {
+// argument. Names the command defines move; so does anything else that
+// looks like a flag and is not a number, so that urfave/cli refuses it as
+// an unknown flag. Numbers stay positional (the negative number in
+// "call m f -1"), and a "--" is put before the positional arguments when
+// one of them starts with a dash. A "--" typed by the user ends the
+// reordering. A flag that needs a value and comes last without one is a
+// usage error.
+func reorderArgs(app *cli.App, args []string) ([]string, error) {
 	if len(args) < 2 {
-		return args
+		return args, nil
 	}
 	cmd := app.Command(args[1])
 	if cmd == nil || cmd.SkipFlagParsing {
-		return args
+		return args, nil
 	}
 	type flagInfo struct{ takesValue bool }
 	known := map[string]flagInfo{"help": {}, "h": {}}
@@ -45,7 +50,7 @@ func reorderArgs(app *cli.App, args []string) []string {
 		}
 		name, _, inline := strings.Cut(name, "=")
 		fi, ok := known[name]
-		if !isFlag || name == "" || !ok {
+		if !isFlag || name == "" || isNumber(a) {
 			pos = append(pos, a)
 			if strings.HasPrefix(a, "-") {
 				dashed = true
@@ -53,14 +58,28 @@ func reorderArgs(app *cli.App, args []string) []string {
 			continue
 		}
 		flags = append(flags, a)
-		if fi.takesValue && !inline && i+1 < len(rest) {
-			i++
-			flags = append(flags, rest[i])
+		if !ok || !fi.takesValue || inline {
+			continue // an unknown flag: urfave/cli refuses it
 		}
+		if i+1 == len(rest) {
+			return nil, &usageErr{fmt.Sprintf("%s: flag %s needs a value (see wasmhot %s --help)", cmd.Name, dashes(name), cmd.Name)}
+		}
+		i++
+		flags = append(flags, rest[i])
 	}
 	out := append([]string{args[0], args[1]}, flags...)
 	if dashed && len(pos) > 0 {
 		out = append(out, "--")
 	}
-	return append(out, pos...)
+	return append(out, pos...), nil
+}
+
+// isNumber reports whether a is a number a Wasm parameter can take, such
+// as -1, -0x10 or -1.5e3.
+func isNumber(a string) bool {
+	if _, err := strconv.ParseInt(a, 0, 64); err == nil {
+		return true
+	}
+	_, err := strconv.ParseFloat(a, 64)
+	return err == nil
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -22,14 +24,29 @@ func TestReorderArgs(t *testing.T) {
 		{"negative numbers", []string{"w", "call", "m", "f", "-1", "2"}, []string{"w", "call", "--", "m", "f", "-1", "2"}},
 		{"node after numbers", []string{"w", "call", "m", "f", "-1", "--node", "s"}, []string{"w", "call", "--node", "s", "--", "m", "f", "-1"}},
 		{"user dashes", []string{"w", "send", "p", "--", "--state"}, []string{"w", "send", "--", "p", "--state"}},
+		{"float and hex", []string{"w", "call", "m", "f", "-1.5e3", "-0x10", "-inf"}, []string{"w", "call", "--", "m", "f", "-1.5e3", "-0x10", "-inf"}},
+		{"unknown flag moves", []string{"w", "procs", "--bogus"}, []string{"w", "procs", "--bogus"}},
+		{"unknown flag after args", []string{"w", "send", "p", "-hello"}, []string{"w", "send", "-hello", "p"}},
 		{"unknown command", []string{"w", "nope", "a", "--x"}, []string{"w", "nope", "a", "--x"}},
 		{"no command", []string{"w"}, []string{"w"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := reorderArgs(app, tc.in); !slices.Equal(got, tc.want) {
-				t.Errorf("reorderArgs(%q) = %q, want %q", tc.in, got, tc.want)
+			got, err := reorderArgs(app, tc.in)
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("reorderArgs(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 			}
 		})
+	}
+}
+
+// A flag that needs a value and comes last without one is a usage error,
+// not a flag that swallows a positional argument.
+func TestReorderArgsDanglingValue(t *testing.T) {
+	app := newApp(io.Discard, io.Discard)
+	_, err := reorderArgs(app, []string{"w", "spawn", "a", "run", "--state"})
+	var u *usageErr
+	if !errors.As(err, &u) || !strings.Contains(err.Error(), "flag --state needs a value") {
+		t.Errorf("err = %v, want a usage error about --state", err)
 	}
 }
 
@@ -38,7 +55,7 @@ func TestHelpListsCommands(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %s", code, errOut)
 	}
-	for _, c := range []string{"demo", "run", "serve", "load", "soft-purge", "purge", "delete", "modules", "spawn", "send", "procs", "check", "call", "logs", "watch"} {
+	for _, c := range []string{"demo", "run", "serve", "load", "soft-purge", "purge", "delete", "modules", "spawn", "send", "procs", "check", "call", "logs", "watch", "inspect", "bench"} {
 		if !regexp.MustCompile(`(?m)^\s+` + c + `\s`).MatchString(out) {
 			t.Errorf("help does not list %s", c)
 		}

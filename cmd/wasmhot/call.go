@@ -21,21 +21,25 @@ func callCommand() *cli.Command {
 			"inf). The results are printed on one line, separated by spaces, integers\n" +
 			"as signed decimals. Negative numbers need no \"--\". A module the node\n" +
 			"has not loaded yet (it may load it from its code path on this call) takes\n" +
-			"every NUMBER as a 64-bit integer.",
+			"every NUMBER as a 64-bit integer.\n" +
+			"\n" +
+			"Example:\n" +
+			"   wasmhot call counter add -5 2",
 		Flags: nodeFlags(),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 {
 				return usageError(c, "want MODULE and FUNCTION")
 			}
 			args := c.Args().Slice()
+			what := "call " + args[0] + ":" + args[1]
 			cl, err := nodeClient(c)
 			if err != nil {
-				return err
+				return fail(what, err)
 			}
 			defer cl.Close()
 			res, err := cl.Call(c.Context, control.CallRequest{Module: args[0], Function: args[1], Args: append([]string{}, args[2:]...)})
 			if err != nil {
-				return err
+				return fail(what, err)
 			}
 			vals := make([]string, len(res))
 			for i, v := range res {

@@ -13,7 +13,10 @@ func deleteCommand() *cli.Command {
 		ArgsUsage: "MODULE",
 		Description: "Prints true when the current code became old, false (changing nothing)\n" +
 			"when the module has no current code or still has old code. New external\n" +
-			"calls to the module then fail with undef.",
+			"calls to the module then fail with undef.\n" +
+			"\n" +
+			"Example:\n" +
+			"   wasmhot delete a && wasmhot purge a",
 		Flags:  nodeFlags(),
 		Action: moduleBool((*control.Client).Delete),
 	}

@@ -20,7 +20,10 @@ func demoCommand() *cli.Command {
 		Description: "Runs the story of Erlang's hot code loading on real wasmhot processes:\n" +
 			"loading new versions under running loops, partial updates, a controlled\n" +
 			"upgrade with a state transform, soft purge and purge, reload, and Go calls\n" +
-			"through the export table. Guest log lines are shown prefixed with \"guest|\".",
+			"through the export table. Guest log lines are shown prefixed with \"guest|\".\n" +
+			"\n" +
+			"Example:\n" +
+			"   wasmhot demo --timeout 30s",
 		Flags: []cli.Flag{
 			&cli.DurationFlag{
 				Name:  "timeout",
@@ -29,11 +32,11 @@ func demoCommand() *cli.Command {
 			},
 		},
 		Action: func(c *cli.Context) error {
-			if c.Args().Present() {
-				return fmt.Errorf("demo takes no arguments, got %q", c.Args().Slice())
+			if _, err := exactArgs(c, 0); err != nil {
+				return err
 			}
 			if c.Duration("timeout") <= 0 {
-				return errors.New("demo: --timeout must be positive")
+				return usageError(c, "--timeout must be positive")
 			}
 			return runDemo(c.Context, c.App.Writer, c.Duration("timeout"))
 		},

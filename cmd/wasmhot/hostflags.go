@@ -40,8 +40,12 @@ func hostFlags(extra ...cli.Flag) []cli.Flag {
 	}, extra...)
 }
 
-// hostConfig builds the host configuration the flags ask for.
+// hostConfig builds the host configuration the flags ask for. A bad flag
+// value is a usage error.
 func hostConfig(c *cli.Context) (host.Config, error) {
+	bad := func(format string, args ...any) (host.Config, error) {
+		return host.Config{}, usageError(c, fmt.Sprintf(format, args...))
+	}
 	cfg := host.NewConfig().WithCodePath(c.StringSlice("code-path")...)
 	switch m := c.String("mode"); m {
 	case "interactive":
@@ -49,7 +53,7 @@ func hostConfig(c *cli.Context) (host.Config, error) {
 	case "embedded":
 		cfg = cfg.WithInteractive(false)
 	default:
-		return cfg, fmt.Errorf("--mode %q: want interactive or embedded", m)
+		return bad("--mode %q: want interactive or embedded", m)
 	}
 	switch e := c.String("exec"); e {
 	case "sandboxed":
@@ -57,7 +61,21 @@ func hostConfig(c *cli.Context) (host.Config, error) {
 	case "trusted":
 		cfg = cfg.WithMode(host.Trusted)
 	default:
-		return cfg, fmt.Errorf("--exec %q: want sandboxed or trusted", e)
+		return bad("--exec %q: want sandboxed or trusted", e)
+	}
+	if p := c.Uint("memory-pages"); p < 1 || p > 65536 {
+		return bad("--memory-pages %d: want 1..65536", p)
+	}
+	for _, name := range []string{"max-processes", "mailbox-limit", "max-module-size", "max-modules"} {
+		if n := c.Int(name); n < 1 {
+			return bad("--%s %d: want at least 1", name, n)
+		}
+	}
+	if d := c.Duration("call-timeout"); d < 0 {
+		return bad("--call-timeout %v: want 0 (none) or more", d)
+	}
+	if d := c.Duration("process-budget"); d < 0 || (d > 0 && c.String("exec") != "sandboxed") {
+		return bad("--process-budget %v: want 0 (none) or more, and only with --exec sandboxed", d)
 	}
 	if w := c.StringSlice("wasi"); len(w) > 0 {
 		cfg = cfg.WithWASI(w...)

@@ -12,7 +12,10 @@ func logsCommand() *cli.Command {
 		Usage: "print a node's recent guest log lines, and with --follow the new ones",
 		Description: "Each line is \"MODULE vVSN PID: TEXT\", as the node prints it. The node\n" +
 			"keeps its last 1000 lines; --follow goes on printing until interrupted or\n" +
-			"until the node stops.",
+			"until the node stops.\n" +
+			"\n" +
+			"Example:\n" +
+			"   wasmhot logs --follow | grep ' v2 '",
 		Flags: nodeFlags(
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new lines"},
 		),

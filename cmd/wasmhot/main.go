@@ -16,11 +16,15 @@
 //	wasmhot call        call a function with numbers on a node
 //	wasmhot logs        print (and follow) a node's guest log lines
 //	wasmhot watch       reload changed .wasm files into a node
+//	wasmhot inspect     tell what a .wasm file imports and exports, and whether it loads
 //
 // Client commands find the node with --node (or $WASMHOT_NODE): a Unix
 // socket path, by default $XDG_RUNTIME_DIR/wasmhot.sock or ./wasmhot.sock,
 // or a loopback HOST:PORT with --token-file. Flags may follow the
 // positional arguments; "--" ends the flags.
+//
+// Exit status: 0 success, 1 failure, 2 usage error. Errors are one line on
+// stderr, "wasmhot: WHAT: CAUSE" (errors.go).
 package main
 
 import (
@@ -30,6 +34,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -43,29 +48,44 @@ func main() {
 }
 
 // run runs the command line args (args[0] is the program name) and returns
-// the process exit code: 0 on success, else the code of a cli.ExitCoder
-// error or 1 for any other error, which it prints to stderr.
+// the process exit code: 0 on success, 2 for a usage error, the code of
+// any other cli.ExitCoder error, else 1. It prints an error as one line on
+// stderr: "wasmhot: WHAT: CAUSE" (see errors.go).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	if err := app.RunContext(ctx, reorderArgs(app, args)); err != nil {
-		code := 1
-		var ec cli.ExitCoder
-		if errors.As(err, &ec) {
-			code = ec.ExitCode()
-		}
-		if msg := err.Error(); msg != "" {
-			fmt.Fprintf(stderr, "wasmhot: %s\n", msg)
-		}
-		return code
+	args, err := reorderArgs(app, args)
+	if err == nil {
+		err = app.RunContext(ctx, args)
 	}
-	return 0
+	if err == nil {
+		return 0
+	}
+	code := exitFailure
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		code = ec.ExitCode()
+	}
+	// "wasmhot help nope": urfave/cli says so with exit code 3.
+	if topic, ok := strings.CutPrefix(err.Error(), "No help topic for "); ok && code == 3 {
+		err, code = &usageErr{fmt.Sprintf("help: unknown command %s (see wasmhot --help)", topic)}, exitUsage
+	}
+	if msg := oneLine(err.Error()); msg != "" {
+		fmt.Fprintf(stderr, "wasmhot: %s\n", msg)
+	}
+	return code
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:      "wasmhot",
 		Usage:     "Erlang/OTP-style hot code loading for WebAssembly guests",
 		UsageText: "wasmhot [global options] command [command options]",
+		Description: "Exit status: 0 success, 1 failure, 2 usage error. Errors are one line on\n" +
+			"stderr: \"wasmhot: WHAT: CAUSE\". `wasmhot COMMAND --help` explains a command.\n" +
+			"\n" +
+			"Example:\n" +
+			"   wasmhot serve --socket /tmp/n.sock &\n" +
+			"   wasmhot load --node /tmp/n.sock a.wasm",
 		Writer:    stdout,
 		ErrWriter: stderr,
 		// --code-path a,b is one directory named "a,b"; repeat the flag.
@@ -86,17 +106,45 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			callCommand(),
 			logsCommand(),
 			watchCommand(),
+			inspectCommand(),
 			benchCommand(),
 		},
 		// An unknown command is an error, not a help page.
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return fmt.Errorf("unknown command %q (see wasmhot --help)", c.Args().First())
+				return &usageErr{fmt.Sprintf("unknown command %q (see wasmhot --help)", c.Args().First())}
 			}
 			return cli.ShowAppHelp(c)
 		},
+		OnUsageError: flagUsageError,
 		// run reports errors and chooses the exit code; cli must not call
 		// os.Exit itself.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = flagUsageError
+		if action := cmd.Action; action != nil {
+			cmd.Action = func(c *cli.Context) error {
+				if err := action(c); err != nil {
+					return withCommand(c.Command.Name, err)
+				}
+				return nil
+			}
+		}
+		if example, ok := defaultExamples[cmd.Name]; ok && !hasExample(cmd) {
+			cmd.Description = strings.TrimSpace(cmd.Description + "\n\nExample:\n   " + example)
+		}
+	}
+	return app
+}
+
+// defaultExamples are the examples of the commands defined elsewhere whose
+// help does not have one yet.
+var defaultExamples = map[string]string{
+	"bench": "wasmhot bench --quick --only localcall",
+}
+
+// hasExample reports whether a command's help shows an example.
+func hasExample(cmd *cli.Command) bool {
+	return strings.Contains(cmd.Description, "Example:") || strings.Contains(cmd.UsageText, "Example:")
 }

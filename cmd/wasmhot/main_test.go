@@ -120,14 +120,15 @@ func TestErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"bogus"}, `unknown command "bogus"`},
-		{[]string{"demo", "extra"}, "demo takes no arguments"},
-		{[]string{"demo", "--timeout", "0s"}, "--timeout must be positive"},
-		{[]string{"--no-such-flag"}, "no-such-flag"},
+		{[]string{"bogus"}, `wasmhot: unknown command "bogus"`},
+		{[]string{"demo", "extra"}, `wasmhot: demo: takes no arguments, got ["extra"]`},
+		{[]string{"demo", "--timeout", "0s"}, "wasmhot: demo: --timeout must be positive"},
+		{[]string{"--no-such-flag"}, "wasmhot: unknown flag --no-such-flag"},
+		{[]string{"help", "bogus"}, "wasmhot: help: unknown command 'bogus'"},
 	} {
 		code, _, errOut := runArgs(t, context.Background(), tc.args...)
-		if code != 1 {
-			t.Errorf("%q: exit %d, want 1", tc.args, code)
+		if code != 2 {
+			t.Errorf("%q: exit %d, want 2", tc.args, code)
 		}
 		if !strings.Contains(errOut, tc.want) {
 			t.Errorf("%q: stderr %q lacks %q", tc.args, errOut, tc.want)
@@ -149,7 +150,7 @@ func TestDemoCancelled(t *testing.T) {
 	}()
 	select {
 	case code := <-done:
-		if code != 1 {
+		if code != 1 || !strings.HasPrefix(errOut, "wasmhot: demo") {
 			t.Errorf("exit %d, want 1; stderr %q", code, errOut)
 		}
 		t.Logf("stderr: %s", errOut)

@@ -16,7 +16,10 @@ func modulesCommand() *cli.Command {
 		Description: "Columns: module name; current version, its uuid, sha256 (first 12 hex\n" +
 			"digits), size in bytes and load time; old version or none and how many\n" +
 			"processes linger in it; sticky. --json prints everything, with full\n" +
-			"sha256 and exports.",
+			"sha256 and exports (fields: see README.md, \"JSON output\").\n" +
+			"\n" +
+			"Example:\n" +
+			"   wasmhot modules --json",
 		Flags: nodeFlags(
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		),
@@ -36,6 +39,7 @@ func modulesCommand() *cli.Command {
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
 				enc.SetIndent("", "  ")
+				enc.SetEscapeHTML(false)
 				return enc.Encode(mods)
 			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)

@@ -41,18 +41,6 @@ func nodeClient(c *cli.Context) (*control.Client, error) {
 	return control.Dial(node, token)
 }
 
-// exactArgs returns the positional arguments when there are n of them.
-func exactArgs(c *cli.Context, n int) ([]string, error) {
-	if c.NArg() != n {
-		return nil, usageError(c, fmt.Sprintf("want %d argument(s), got %d", n, c.NArg()))
-	}
-	return c.Args().Slice(), nil
-}
-
-func usageError(c *cli.Context, msg string) error {
-	return fmt.Errorf("%s: %s (usage: wasmhot %s %s)", c.Command.Name, msg, c.Command.Name, c.Command.ArgsUsage)
-}
-
 // printBool prints an Erlang boolean.
 func printBool(c *cli.Context, b bool) {
 	fmt.Fprintln(c.App.Writer, b)
@@ -67,14 +55,15 @@ func moduleBool(ask func(cl *control.Client, ctx context.Context, module string)
 		if err != nil {
 			return err
 		}
+		what := c.Command.Name + " " + args[0]
 		cl, err := nodeClient(c)
 		if err != nil {
-			return err
+			return fail(what, err)
 		}
 		defer cl.Close()
 		ok, err := ask(cl, c.Context, args[0])
 		if err != nil {
-			return err
+			return fail(what, err)
 		}
 		printBool(c, ok)
 		return nil

@@ -14,7 +14,12 @@ func procsCommand() *cli.Command {
 		Usage: "list a node's processes",
 		Description: "Columns: pid, module it was spawned in, version of the instance it runs,\n" +
 			"status (running, suspended in receive or sleep, exited), mailbox length,\n" +
-			"exit reason. --all also lists the processes that exited recently.",
+			"exit reason. --all also lists the processes that exited recently (the\n" +
+			"node keeps the last 1024). --json prints every field (see README.md,\n" +
+			"\"JSON output\").\n" +
+			"\n" +
+			"Example:\n" +
+			"   wasmhot procs --all --json",
 		Flags: nodeFlags(
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "include exited processes"},
@@ -35,6 +40,7 @@ func procsCommand() *cli.Command {
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
 				enc.SetIndent("", "  ")
+				enc.SetEscapeHTML(false)
 				return enc.Encode(ps)
 			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)

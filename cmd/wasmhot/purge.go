@@ -12,7 +12,10 @@ func purgeCommand() *cli.Command {
 		Usage:     "free a module's old code, killing the processes lingering in it (code:purge/1)",
 		ArgsUsage: "MODULE",
 		Description: "Prints true when a process was killed, false otherwise (as code:purge/1);\n" +
-			"with --verbose also what the purge did.",
+			"with --verbose also what the purge did.\n" +
+			"\n" +
+			"Example:\n" +
+			"   wasmhot purge --verbose a",
 		Flags: nodeFlags(
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the counts of killed processes and stopped calls"},
 		),
@@ -21,14 +24,15 @@ func purgeCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			what := "purge " + args[0]
 			cl, err := nodeClient(c)
 			if err != nil {
-				return err
+				return fail(what, err)
 			}
 			defer cl.Close()
 			res, err := cl.Purge(c.Context, args[0])
 			if err != nil {
-				return err
+				return fail(what, err)
 			}
 			printBool(c, res.Result)
 			if c.Bool("verbose") {

@@ -35,7 +35,10 @@ func runCommand() *cli.Command {
 			"--watch reloads (purge, then load: c:l/1) every .wasm under FILE/DIR that\n" +
 			"changes, and every .wasm on the code path whose module is loaded; files\n" +
 			"are polled every 200 ms. With --watch run goes on after the processes\n" +
-			"end and exits 0 on Ctrl-C. Reload reports go to stderr.",
+			"end and exits 0 on Ctrl-C. Reload reports go to stderr.\n" +
+			"\n" +
+			"Example:\n" +
+			"   wasmhot run --watch --entry test:run --state 200 test.wasm",
 		Flags: hostFlags(
 			&cli.StringFlag{Name: "entry", Usage: "spawn `MOD:FN` (an export of type () -> ()) as the entry process"},
 			&cli.StringFlag{Name: "state", Usage: "the initial state of the entry process: `TEXT`"},
@@ -50,11 +53,16 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if e := c.String("entry"); e != "" {
+				if err := checkEntry(e); err != nil {
+					return usageError(c, err.Error())
+				}
+			}
 			r := &runner{
 				path: args[0], entry: c.String("entry"), state: c.String("state"), watching: c.Bool("watch"),
 				codePath: c.StringSlice("code-path"), stderr: &lockedWriter{w: c.App.ErrWriter},
 			}
-			return r.run(c.Context, cfg.WithLog(&lockedWriter{w: c.App.Writer}))
+			return fail("run "+args[0], r.run(c.Context, cfg.WithLog(&lockedWriter{w: c.App.Writer})))
 		},
 	}
 }
@@ -86,7 +94,7 @@ func (r *runner) run(ctx context.Context, cfg host.Config) (err error) {
 			continue
 		}
 		if err := modules.CheckName(ch.Name); err != nil {
-			return fmt.Errorf("%s: %w", ch.Path, err)
+			return &explained{fmt.Sprintf("%s: %s; rename the file", ch.Path, notModuleName(ch.Name)), err}
 		}
 		srcs = append(srcs, host.Source{Name: ch.Name, Wasm: ch.Wasm})
 	}
@@ -138,14 +146,23 @@ func (r *runner) entryPoint(srcs []host.Source) (string, string, error) {
 		}
 		return srcs[0].Name, "main", nil
 	}
-	mod, fn, ok := strings.Cut(r.entry, ":")
+	if err := checkEntry(r.entry); err != nil {
+		return "", "", err
+	}
+	mod, fn, _ := strings.Cut(r.entry, ":")
+	return mod, fn, nil
+}
+
+// checkEntry checks the value of --entry: MOD:FN.
+func checkEntry(entry string) error {
+	mod, fn, ok := strings.Cut(entry, ":")
 	if !ok || fn == "" {
-		return "", "", fmt.Errorf("--entry %q: want MOD:FN", r.entry)
+		return fmt.Errorf("--entry %q: want MOD:FN", entry)
 	}
 	if err := modules.CheckName(mod); err != nil {
-		return "", "", fmt.Errorf("--entry %q: %w", r.entry, err)
+		return fmt.Errorf("--entry %q: %w", entry, err)
 	}
-	return mod, fn, nil
+	return nil
 }
 
 // wait waits until every process has ended (or, with --watch, until ctx

@@ -31,12 +31,12 @@ func TestRun(t *testing.T) {
 		{"flags after the file", []string{probe, "--entry", "probe:state_roundtrip"}, 0, []string{": hello\n"}, "", true},
 		{"directory", []string{"--entry", "probe:state_roundtrip", two}, 0, []string{": hello\n"}, "", true},
 		{"trap", []string{"--entry", "probe:trap", probe}, 1, nil, "entry probe:trap exited: trap", false},
-		{"default entry main", []string{probe}, 1, nil, "function[main]", false},
+		{"default entry main", []string{probe}, 1, nil, "probe:main: undef", false},
 		{"several modules need --entry", []string{two}, 1, nil, "--entry MOD:FN", false},
-		{"bad entry", []string{"--entry", "probe", probe}, 1, nil, "want MOD:FN", false},
-		{"bad module name", []string{badName}, 1, nil, "bad module name", false},
+		{"bad entry", []string{"--entry", "probe", probe}, 2, nil, "want MOD:FN", false},
+		{"bad module name", []string{badName}, 1, nil, `"Bad" is not a module name`, false},
 		{"missing file", []string{filepath.Join(dir, "nope.wasm")}, 1, nil, "no such file", false},
-		{"no argument", nil, 1, nil, "want 1 argument", false},
+		{"no argument", nil, 2, nil, "want 1 argument", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)

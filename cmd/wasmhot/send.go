@@ -12,19 +12,23 @@ func sendCommand() *cli.Command {
 		Usage:     "put a message in a process's mailbox",
 		ArgsUsage: "PID TEXT",
 		Description: "Sends TEXT (its bytes, as given) to the process. Use -- before a TEXT\n" +
-			"that starts with a dash.",
+			"that starts with a dash.\n" +
+			"\n" +
+			"Example:\n" +
+			"   wasmhot send \"$pid\" hello",
 		Flags: nodeFlags(),
 		Action: func(c *cli.Context) error {
 			args, err := exactArgs(c, 2)
 			if err != nil {
 				return err
 			}
+			what := "send " + args[0]
 			cl, err := nodeClient(c)
 			if err != nil {
-				return err
+				return fail(what, err)
 			}
 			defer cl.Close()
-			return cl.Send(c.Context, control.SendRequest{PID: args[0], Message: args[1]})
+			return fail(what, cl.Send(c.Context, control.SendRequest{PID: args[0], Message: args[1]}))
 		},
 	}
 }

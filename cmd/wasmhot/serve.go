@@ -35,7 +35,10 @@ func serveCommand() *cli.Command {
 			"same DIR loads the current versions again (with new vsn numbers, the same\n" +
 			"sha256); old versions are not restored, as no process can linger in them\n" +
 			"after a restart. Compiled code is cached in DIR/compiled, so the restart\n" +
-			"does not compile the modules again.",
+			"does not compile the modules again.\n" +
+			"\n" +
+			"Example:\n" +
+			"   wasmhot serve --socket /tmp/n.sock --state-dir /var/lib/wasmhot",
 		Flags: hostFlags(
 			&cli.StringFlag{Name: "socket", Usage: "listen on the Unix socket `PATH` (default $XDG_RUNTIME_DIR/wasmhot.sock, else ./wasmhot.sock)"},
 			&cli.StringFlag{Name: "listen", Usage: "also listen on the loopback TCP address `HOST:PORT` (needs --token-file)"},
@@ -50,6 +53,12 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if (c.String("listen") == "") != (c.String("token-file") == "") {
+				return usageError(c, "--listen and --token-file go together: TCP clients must authenticate")
+			}
+			if l := c.String("listen"); l != "" && !isLoopback(l) {
+				return usageError(c, fmt.Sprintf("--listen %q: want a loopback HOST:PORT (127.0.0.1, ::1 or localhost): non-loopback addresses are refused, as the control API loads and runs code", l))
+			}
 			n := &node{
 				socket: c.String("socket"), listen: c.String("listen"), tokenFile: c.String("token-file"),
 				stateDir: c.String("state-dir"), codePath: c.StringSlice("code-path"),
@@ -58,6 +67,20 @@ func serveCommand() *cli.Command {
 			return n.serve(c.Context, cfg)
 		},
 	}
+}
+
+// isLoopback reports whether addr is HOST:PORT with a loopback HOST, as
+// control.ListenTCP wants.
+func isLoopback(addr string) bool {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // node is one `wasmhot serve`.

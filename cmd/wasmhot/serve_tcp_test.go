@@ -39,8 +39,8 @@ func TestServeTCPToken(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errOut := tcp(tc.args...)
-			if code != 1 || !strings.Contains(errOut, "{error,unauthorized}") {
-				t.Errorf("exit %d, stderr %q; want {error,unauthorized}", code, errOut)
+			if code != 1 || !strings.HasPrefix(errOut, "wasmhot: load a: unauthorized") {
+				t.Errorf("exit %d, stderr %q; want 1, wasmhot: load a: unauthorized", code, errOut)
 			}
 		})
 	}
@@ -74,22 +74,23 @@ func TestServeFlags(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		args []string
+		code int
 		want string
 	}{
-		{"non-loopback", []string{"--listen", "0.0.0.0:0", "--token-file", tokenFile}, "non-loopback"},
-		{"all interfaces", []string{"--listen", ":0", "--token-file", tokenFile}, "non-loopback"},
-		{"listen without token", []string{"--listen", "127.0.0.1:0"}, "--listen and --token-file go together"},
-		{"token without listen", []string{"--token-file", tokenFile}, "--listen and --token-file go together"},
-		{"short token", []string{"--listen", "127.0.0.1:0", "--token-file", short}, "at least 16"},
-		{"bad mode", []string{"--mode", "lazy"}, "want interactive or embedded"},
-		{"bad exec", []string{"--exec", "fast"}, "want sandboxed or trusted"},
+		{"non-loopback", []string{"--listen", "0.0.0.0:0", "--token-file", tokenFile}, 2, "non-loopback"},
+		{"all interfaces", []string{"--listen", ":0", "--token-file", tokenFile}, 2, "non-loopback"},
+		{"listen without token", []string{"--listen", "127.0.0.1:0"}, 2, "--listen and --token-file go together"},
+		{"token without listen", []string{"--token-file", tokenFile}, 2, "--listen and --token-file go together"},
+		{"short token", []string{"--listen", "127.0.0.1:0", "--token-file", short}, 1, "at least 16"},
+		{"bad mode", []string{"--mode", "lazy"}, 2, "want interactive or embedded"},
+		{"bad exec", []string{"--exec", "fast"}, 2, "want sandboxed or trusted"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 			defer cancel()
 			code, _, errOut := runArgs(t, ctx, append([]string{"serve", "--socket", sock}, tc.args...)...)
-			if code != 1 || !strings.Contains(errOut, tc.want) {
-				t.Errorf("exit %d, stderr %q; want 1 and %q", code, errOut, tc.want)
+			if code != tc.code || !strings.HasPrefix(errOut, "wasmhot: serve") || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, errOut, tc.code, tc.want)
 			}
 			if _, err := os.Stat(sock); !os.IsNotExist(err) {
 				t.Errorf("socket left behind: %v", err)

@@ -46,8 +46,8 @@ func TestServeWorkflow(t *testing.T) {
 	}
 	// Loading again while old code exists: not purged, nothing changes.
 	code, _, errOut := n.try(t, "load", a)
-	if code != 1 || !strings.Contains(errOut, "{error,not_purged}") {
-		t.Errorf("load over old code: exit %d, stderr %q; want {error,not_purged}", code, errOut)
+	if want := "wasmhot: load a: not purged: old code still in use by 1 process; use --purge to kill it\n"; code != 1 || errOut != want {
+		t.Errorf("load over old code: exit %d, stderr %q; want %q", code, errOut, want)
 	}
 
 	// vsn 1 handles the message it was blocked on, then continue(run)
@@ -116,7 +116,7 @@ func TestServeWorkflow(t *testing.T) {
 		t.Errorf("delete = %s, want true", got)
 	}
 	code, _, errOut = n.try(t, "spawn", "a", "run")
-	if code != 1 || !strings.Contains(errOut, "{error,undef}") {
+	if code != 1 || !strings.Contains(errOut, "wasmhot: spawn a:run: undef") {
 		t.Errorf("spawn of a deleted module: exit %d, stderr %q", code, errOut)
 	}
 
@@ -154,24 +154,25 @@ func TestServeCallAndErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		args []string
+		code int
 		want string
 	}{
-		{"sticky reload", []string{"load", "--purge", counter}, "{error,sticky_directory}"},
-		{"sticky delete", []string{"delete", "counter"}, "{error,sticky_directory}"},
-		{"undef", []string{"call", "counter", "nope"}, "{error,undef}"},
-		{"badarity", []string{"call", "counter", "add", "1"}, "{error,badarity}"},
-		{"not a number", []string{"call", "counter", "add", "1", "x"}, "{error,bad_request}"},
-		{"bad module name", []string{"load", "--name", "../x", counter}, "bad module name"},
-		{"name with two files", []string{"load", "--name", "b", counter, counter}, "--name goes with exactly one file"},
-		{"noproc", []string{"send", "00000000-0000-0000-0000-000000000001", "hi"}, "{error,noproc}"},
-		{"bad pid", []string{"send", "nope", "hi"}, "{error,bad_request}"},
-		{"spawn args", []string{"spawn", "counter"}, "want 2 argument(s)"},
-		{"no node", []string{"modules", "--node", filepath.Join(dir, "none.sock")}, "none.sock"},
+		{"sticky reload", []string{"load", "--purge", counter}, 1, "wasmhot: load counter: sticky directory: "},
+		{"sticky delete", []string{"delete", "counter"}, 1, "wasmhot: delete counter: sticky directory: "},
+		{"undef", []string{"call", "counter", "nope"}, 1, "wasmhot: call counter:nope: undef"},
+		{"badarity", []string{"call", "counter", "add", "1"}, 1, "wasmhot: call counter:add: badarity: 1 arguments for (i32,i32)->(i32)"},
+		{"not a number", []string{"call", "counter", "add", "1", "x"}, 1, `wasmhot: call counter:add: bad request: argument 2: not an i32: "x"`},
+		{"bad module name", []string{"load", "--name", "../x", counter}, 2, `wasmhot: load: --name "../x" is not a module name`},
+		{"name with two files", []string{"load", "--name", "b", counter, counter}, 2, "--name goes with exactly one file"},
+		{"noproc", []string{"send", "00000000-0000-0000-0000-000000000001", "hi"}, 1, "wasmhot: send 00000000-0000-0000-0000-000000000001: noproc"},
+		{"bad pid", []string{"send", "nope", "hi"}, 1, `wasmhot: send nope: bad request: bad pid "nope"`},
+		{"spawn args", []string{"spawn", "counter"}, 2, "wasmhot: spawn: want 2 argument(s)"},
+		{"no node", []string{"modules", "--node", filepath.Join(dir, "none.sock")}, 1, "wasmhot: modules: node " + filepath.Join(dir, "none.sock")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errOut := n.try(t, tc.args...)
-			if code != 1 || !strings.Contains(errOut, tc.want) {
-				t.Errorf("exit %d, stderr %q; want 1 and %q", code, errOut, tc.want)
+			if code != tc.code || !strings.HasPrefix(errOut, "wasmhot: ") || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 {
+				t.Errorf("exit %d, stderr %q; want %d and one line with %q", code, errOut, tc.code, tc.want)
 			}
 		})
 	}
@@ -182,7 +183,7 @@ func TestServeCallAndErrors(t *testing.T) {
 	}
 	good := writeWasm(t, dir, "a", "a_loop_v1")
 	code, _, errOut := n.try(t, "load", good, bad)
-	if code != 1 || !strings.Contains(errOut, "{error,badfile}") {
+	if code != 1 || !strings.Contains(errOut, "wasmhot: load a, junk: badfile: junk: ") {
 		t.Errorf("atomic load with a bad module: exit %d, stderr %q", code, errOut)
 	}
 	out := n.cli(t, "modules")

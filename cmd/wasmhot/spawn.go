@@ -14,7 +14,10 @@ func spawnCommand() *cli.Command {
 		Usage:     "start a process running MODULE:FUNCTION and print its pid",
 		ArgsUsage: "MODULE FUNCTION",
 		Description: "FUNCTION is an export of type () -> () of the module's current version;\n" +
-			"--state gives the process's initial state (text).",
+			"--state gives the process's initial state (text).\n" +
+			"\n" +
+			"Example:\n" +
+			"   pid=$(wasmhot spawn test run --state 50)",
 		Flags: nodeFlags(
 			&cli.StringFlag{Name: "state", Usage: "the initial state of the process: `TEXT`"},
 		),
@@ -23,14 +26,15 @@ func spawnCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			what := "spawn " + args[0] + ":" + args[1]
 			cl, err := nodeClient(c)
 			if err != nil {
-				return err
+				return fail(what, err)
 			}
 			defer cl.Close()
 			pid, err := cl.Spawn(c.Context, control.SpawnRequest{Module: args[0], Function: args[1], State: c.String("state")})
 			if err != nil {
-				return err
+				return fail(what, err)
 			}
 			fmt.Fprintln(c.App.Writer, pid)
 			return nil

@@ -25,7 +25,10 @@ func watchCommand() *cli.Command {
 			"changes is loaded with purge (c:l/1: processes lingering in the oldest\n" +
 			"code are killed). Files that change together load atomically. Files are\n" +
 			"polled (stat every --interval, sha256 when size or mtime moved) and\n" +
-			"loaded once unchanged for one interval. Runs until interrupted.",
+			"loaded once unchanged for one interval. Runs until interrupted.\n" +
+			"\n" +
+			"Example:\n" +
+			"   wasmhot watch --interval 500ms ./build",
 		Flags: nodeFlags(
 			&cli.DurationFlag{Name: "interval", Value: watch.DefaultInterval, Usage: "poll every `DURATION`"},
 		),
@@ -58,7 +61,7 @@ func (w *watcher) run(ctx context.Context, paths []string, interval time.Duratio
 	initial := p.Prime()
 	mods, err := w.cl.Modules(ctx)
 	if err != nil {
-		return err
+		return fail("watch", err)
 	}
 	running := map[string]string{}
 	for _, m := range mods {
@@ -98,7 +101,7 @@ func (w *watcher) push(ctx context.Context, cs []watch.Change) {
 			for i, m := range req.Modules {
 				names[i] = m.Name
 			}
-			fmt.Fprintf(w.errOut, "wasmhot: load %s: %v\n", strings.Join(names, ", "), err)
+			fmt.Fprintf(w.errOut, "wasmhot: %s\n", oneLine(fail("load "+strings.Join(names, ", "), err).Error()))
 		}
 		return
 	}

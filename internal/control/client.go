@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -83,6 +84,12 @@ func (c *Client) request(ctx context.Context, method, path string, body any) (*h
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// "node n.sock: dial unix n.sock: connect: ...", without the
+		// method and URL of the request, which only repeat the node.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("node %s: %w", c.node, err)
 	}
 	if resp.StatusCode != http.StatusOK {
