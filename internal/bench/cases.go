@@ -278,15 +278,7 @@ func CallExt(r Runner) {
 			}
 		})
 		r.Run(m.name+"/floor", func(b *testing.B) {
-			r := rawRuntime(b, m)
-			rawABI(b, r, true)
-			var callee api.Function
-			rawExtB(b, r, &callee)
-			callee = rawExport(b, rawInstantiate(b, benchCtx, r, "bench_b"), "f")
-			a := rawInstantiate(b, benchCtx, r, "bench_a")
-			if got := rawLoop(b, rawExport(b, a, "run")); uint32(got) != uint32(b.N) {
-				b.Fatalf("run(%d) = %d", b.N, uint32(got))
-			}
+			rawCaller(b, m, "run")
 		})
 		r.Run(m.name+"/floor_direct", func(b *testing.B) {
 			r := rawRuntime(b, m)
@@ -306,6 +298,22 @@ func CallExt(r Runner) {
 	}
 }
 
+// rawCaller instantiates bench_a on a raw runtime whose import b.f calls
+// bench_b's f through a Go host function (the external-call floor), then
+// times a's export fn over b.N iterations and checks its answer.
+func rawCaller(b *testing.B, m benchMode, fn string) {
+	b.Helper()
+	r := rawRuntime(b, m)
+	rawABI(b, r, true)
+	var callee api.Function
+	rawExtB(b, r, &callee)
+	callee = rawExport(b, rawInstantiate(b, benchCtx, r, "bench_b"), "f")
+	a := rawInstantiate(b, benchCtx, r, "bench_a")
+	if got := rawLoop(b, rawExport(b, a, fn)); uint32(got) != uint32(b.N) {
+		b.Fatalf("%s(%d) = %d", fn, b.N, uint32(got))
+	}
+}
+
 // LocalCall is the reference for CallExt: the same loop with a
 // local call, so ns/op is the price of a call inside one Wasm module. The
 // wasmhot row differs from the floor only by the one outer Go call.
@@ -320,14 +328,7 @@ func LocalCall(r Runner) {
 			}
 		})
 		r.Run(m.name+"/floor", func(b *testing.B) {
-			r := rawRuntime(b, m)
-			rawABI(b, r, true)
-			var callee api.Function
-			rawExtB(b, r, &callee)
-			a := rawInstantiate(b, benchCtx, r, "bench_a")
-			if got := rawLoop(b, rawExport(b, a, "run_local")); uint32(got) != uint32(b.N) {
-				b.Fatalf("run_local(%d) = %d", b.N, uint32(got))
-			}
+			rawCaller(b, m, "run_local")
 		})
 	}
 }
