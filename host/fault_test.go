@@ -311,7 +311,7 @@ func TestFaultInjection(t *testing.T) {
 	if goCallErr != nil {
 		t.Fatalf("Go call %d during the storm: %v", goCalls, goCallErr)
 	}
-	sent, received, failed, told := c.report()
+	sent, received, failed, told, pairs := c.report()
 	c.account()
 
 	// The node still answers: a Go call, a spawn, a message, an exit.
@@ -361,8 +361,8 @@ func TestFaultInjection(t *testing.T) {
 	t.Logf("faults injected: trap %d, spin %d, oom %d, exit %d, kill %d; lingering in v1, killed by the purge: %d",
 		c.injected[fateTrap], c.injected[fateSpin], c.injected[fateOOM], c.injected[fateExit], c.injected[fateKill], c.purgeKill)
 	t.Logf("survivors: %d; commands sent from Go: %d; Go calls during the storm: %d, none failed", byFate[survive], c.commands, goCalls)
-	t.Logf("counted messages: %d sent by survivors as told (%d sends refused: peer gone), %d between surviving pairs, %d received, %d lost",
-		told, failed, sent, received, sent-received)
+	t.Logf("counted messages: %d sent by survivors as told (%d sends refused: peer gone); between %d surviving pairs %d sent, %d received, %d lost",
+		told, failed, pairs, sent, received, sent-received)
 	t.Logf("goroutines: %d before, %d after Close", goroutinesBefore, goroutinesAfter)
 }
 
@@ -612,9 +612,10 @@ type counters struct{ sent, failed, recv map[int64]int }
 // report asks every survivor for its counters and checks them: each was
 // told to send so many messages to each peer, and did (or the peer was
 // gone); between two survivors every message sent was received. It returns
-// the messages sent and received between surviving pairs, the sends refused
-// and the messages survivors were told to send.
-func (c *chaosRun) report() (sent, received, failed, told int) {
+// the messages sent and received between surviving pairs, the sends refused,
+// the messages survivors were told to send, and the number of surviving
+// pairs that exchanged messages.
+func (c *chaosRun) report() (sent, received, failed, told, pairs int) {
 	c.t.Helper()
 	var survivors []*chaosProc
 	for _, p := range c.order {
@@ -679,6 +680,9 @@ func (c *chaosRun) report() (sent, received, failed, told int) {
 			if !b.survivor() {
 				continue
 			}
+			if ca.sent[h] > 0 {
+				pairs++
+			}
 			sent += ca.sent[h]
 			received += rep[h].recv[a.handle]
 			if ca.failed[h] != 0 {
@@ -694,7 +698,7 @@ func (c *chaosRun) report() (sent, received, failed, told int) {
 			}
 		}
 	}
-	return sent, received, failed, told
+	return sent, received, failed, told, pairs
 }
 
 // account checks how every process ended, that the process table holds no

@@ -233,7 +233,9 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 			h.procs.abort(p)
 			return nil, err
 		}
+		p.mu.Lock() // the process is in the table: Kill and Processes read inst
 		p.inst = in
+		p.mu.Unlock()
 		c.hold(p)
 		c.gate.Leave()
 		go p.run(t)

@@ -79,6 +79,9 @@ func (t *Table) Prepare(ctx context.Context, src Source) (*Prepared, error) {
 	if t.opts.MaxSize > 0 && len(src.Wasm) > t.opts.MaxSize {
 		return nil, fmt.Errorf("module[%s]: %w: %d bytes, limit %d", src.Name, ErrTooLarge, len(src.Wasm), t.opts.MaxSize)
 	}
+	if err := precheck(src.Wasm); err != nil {
+		return nil, fmt.Errorf("module[%s]: %w: %v", src.Name, ErrBadModule, err)
+	}
 	c, err := t.r.CompileModule(ctx, src.Wasm)
 	if err != nil {
 		return nil, fmt.Errorf("module[%s]: %w: %v", src.Name, ErrBadModule, err)
