@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -45,9 +44,7 @@ func benchCommand() *cli.Command {
 				return err
 			}
 			if c.Bool("json") {
-				enc := json.NewEncoder(c.App.Writer)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep.rows())
+				return printJSON(c.App.Writer, rep.rows())
 			}
 			rep.print(c.App.Writer)
 			return nil

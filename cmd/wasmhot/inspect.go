@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -69,10 +68,7 @@ func inspectCommand() *cli.Command {
 			}
 			rep := inspect(c.Context, file, name, wasm)
 			if c.Bool("json") {
-				enc := json.NewEncoder(c.App.Writer)
-				enc.SetIndent("", "  ")
-				enc.SetEscapeHTML(false)
-				if err := enc.Encode(rep); err != nil {
+				if err := printJSON(c.App.Writer, rep); err != nil {
 					return fail(what, err)
 				}
 			} else if err := rep.print(c.App.Writer); err != nil {

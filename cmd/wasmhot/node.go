@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/urfave/cli/v2"
 
@@ -68,4 +70,12 @@ func moduleBool(ask func(cl *control.Client, ctx context.Context, module string)
 		printBool(c, ok)
 		return nil
 	}
+}
+
+// printJSON writes v as indented JSON: the stable output of --json.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
