@@ -97,37 +97,29 @@ func (h *Host) abiCallBytes(ctx context.Context, m api.Module, stack []uint64) {
 	slot := h.slot(mod, fn)
 	pin, started := h.chain(ctx, p)
 	defer h.endChain(p, pin, started)
-	for {
-		t := slot.LookupIn(pin)
-		if t == nil && h.autoload(ctx, mod) {
-			t = slot.Lookup() // loaded just now, after the chain began
-		}
-		if t == nil {
-			stack[0] = i32Code(abiUndef)
-			return
-		}
-		if !t.sig.Equal(bytesSig) || t.code.alloc < 0 || !t.code.ver.Memory {
-			stack[0] = i32Code(abiBadArity)
-			return
-		}
-		c := t.code
-		if !c.gate.Enter() {
-			extFail(p, Killed, fmt.Errorf("module[%s] vsn[%d]: %w", c.ver.Name, c.ver.Vsn, ErrPurged))
-		}
-		out, err := h.guestBytesCall(withPin(ctx, c, pin), p, t, data)
-		c.gate.Leave()
-		if err != nil {
-			if p != nil && p.killed() {
-				exit(p, Killed, nil)
-			}
-			exit(p, Trap, err)
-		}
-		if len(out) <= int(outCap) {
-			m.Memory().Write(outPtr, out)
-		}
-		stack[0] = i32Code(int32(len(out)))
+	t := h.lookupIn(ctx, slot, pin)
+	if t == nil {
+		stack[0] = i32Code(abiUndef)
 		return
 	}
+	if !t.sig.Equal(bytesSig) || t.code.alloc < 0 || !t.code.ver.Memory {
+		stack[0] = i32Code(abiBadArity)
+		return
+	}
+	c := t.code
+	enterChain(p, c)
+	out, err := h.guestBytesCall(withPin(ctx, c, pin), p, t, data)
+	c.gate.Leave()
+	if err != nil {
+		if p != nil && p.killed() {
+			exit(p, Killed, nil)
+		}
+		exit(p, Trap, err)
+	}
+	if len(out) <= int(outCap) {
+		m.Memory().Write(outPtr, out)
+	}
+	stack[0] = i32Code(int32(len(out)))
 }
 
 // guestBytesCall runs a bytes call for a guest: on the calling process's

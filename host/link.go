@@ -216,61 +216,72 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 	pin, started := h.chain(ctx, p)
 	defer h.endChain(p, pin, started)
 	defer h.recoverHost(p, "ext")
-	for {
-		t := es.slot.LookupIn(pin)
-		if t == nil && h.autoload(ctx, es.slot.Module) {
-			t = es.slot.Lookup() // loaded just now, after the chain began
+	t := h.lookupIn(ctx, es.slot, pin)
+	if t == nil {
+		extFail(p, Undef, undefErr(es.slot.Module, es.slot.Function))
+	}
+	if es.checked.Load() != t {
+		if !t.sig.Equal(es.sig) {
+			extFail(p, BadArity, fmt.Errorf("module[%s] function[%s]: %w: imported as %s, exported as %s",
+				es.slot.Module, es.slot.Function, ErrBadArity, es.sig, t.sig))
 		}
-		if t == nil {
-			extFail(p, Undef, undefErr(es.slot.Module, es.slot.Function))
-		}
-		if es.checked.Load() != t {
-			if !t.sig.Equal(es.sig) {
-				extFail(p, BadArity, fmt.Errorf("module[%s] function[%s]: %w: imported as %s, exported as %s",
-					es.slot.Module, es.slot.Function, ErrBadArity, es.sig, t.sig))
-			}
-			es.checked.Store(t)
-		}
-		c := t.code
-		if !c.gate.Enter() {
-			// Purged while this chain still saw it current.
-			extFail(p, Killed, fmt.Errorf("module[%s] vsn[%d]: %w", c.ver.Name, c.ver.Vsn, ErrPurged))
-		}
-		var in *instance
-		var pooled bool
-		var err error
-		if p != nil {
-			in, pooled, err = p.callee(ctx, c)
-		} else {
-			in, err = c.get(ctx)
-		}
-		if err != nil {
-			c.gate.Leave()
-			extFail(p, Trap, err)
-		}
-		buf := in.scratch[:max(n, 1)]
-		copy(buf, stack[1:1+n])
-		err = in.fn(t.idx).CallWithStack(withPin(ctx, c, pin), buf)
-		res := buf[0]
-		switch {
-		case p != nil:
-			p.endCall(c, in, pooled)
-		case err == nil:
-			c.put(in)
-		default:
-			in.close(0)
-		}
+		es.checked.Store(t)
+	}
+	c := t.code
+	enterChain(p, c)
+	var in *instance
+	var pooled bool
+	var err error
+	if p != nil {
+		in, pooled, err = p.callee(ctx, c)
+	} else {
+		in, err = c.get(ctx)
+	}
+	if err != nil {
 		c.gate.Leave()
-		if err != nil {
-			if p != nil && p.killed() {
-				exit(p, Killed, nil)
-			}
-			extFail(p, Trap, fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, es.slot.Function, err))
+		extFail(p, Trap, err)
+	}
+	buf := in.scratch[:max(n, 1)]
+	copy(buf, stack[1:1+n])
+	err = in.fn(t.idx).CallWithStack(withPin(ctx, c, pin), buf)
+	res := buf[0]
+	switch {
+	case p != nil:
+		p.endCall(c, in, pooled)
+	case err == nil:
+		c.put(in)
+	default:
+		in.close(0)
+	}
+	c.gate.Leave()
+	if err != nil {
+		if p != nil && p.killed() {
+			exit(p, Killed, nil)
 		}
-		if result {
-			stack[0] = res
-		}
-		return
+		extFail(p, Trap, fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, es.slot.Function, err))
+	}
+	if result {
+		stack[0] = res
+	}
+}
+
+// lookupIn resolves an external call in its chain's generation; a module
+// loaded from the code path just now, after the chain began, is looked up
+// in the current one.
+func (h *Host) lookupIn(ctx context.Context, slot *exports.Slot[target], pin exports.Pin[target]) *target {
+	t := slot.LookupIn(pin)
+	if t == nil && h.autoload(ctx, slot.Module) {
+		t = slot.Lookup()
+	}
+	return t
+}
+
+// enterChain enters c's gate for an external call of a chain. The chain's
+// generation never changes, so a closed gate means c was purged while the
+// chain still saw it current: the call cannot go on.
+func enterChain(p *process, c *code) {
+	if !c.gate.Enter() {
+		extFail(p, Killed, fmt.Errorf("module[%s] vsn[%d]: %w", c.ver.Name, c.ver.Vsn, ErrPurged))
 	}
 }
 

@@ -34,16 +34,6 @@ func (m *mailbox) put(msg []byte) bool {
 	return true
 }
 
-// peek returns the first message without removing it.
-func (m *mailbox) peek() ([]byte, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.head == len(m.q) {
-		return nil, false
-	}
-	return m.q[m.head], true
-}
-
 // take removes the first message when its length is at most max, and
 // returns its length either way; ok is false when the mailbox is empty.
 func (m *mailbox) take(max int) (msg []byte, n int, ok bool) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/hosttest"
 )
 
 func TestLimits(t *testing.T) {
@@ -212,7 +213,7 @@ func FuzzABI(f *testing.F) {
 		f.Add(which, int32(65530), int32(100), int32(2048), int32(36), int32(70000), int32(-5), int32(1024), int32(1000))
 	}
 	ctx := context.Background()
-	lg := newLog()
+	lg := &hosttest.Log{}
 	h, err := host.New(ctx, host.NewConfig().WithLog(lg).WithMaxProcesses(1000))
 	if err != nil {
 		f.Fatal(err)
