@@ -1,0 +1,170 @@
+package rewrite
+
+import "fmt"
+
+// code rewrites the code section: every body metered, every function index
+// moved.
+func (rw *rewriter) code(r *reader) ([]byte, error) {
+	n := r.count(2)
+	out := appendU32(nil, n)
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		size := r.u32()
+		b := r.bytes(size)
+		if r.err != nil {
+			break
+		}
+		body, err := rw.body(b)
+		if err != nil {
+			return nil, fmt.Errorf("function %d: %w", rw.m.funcImps+i, err)
+		}
+		out = appendU32(out, uint32(len(body)))
+		out = append(out, body...)
+		rw.info.Functions++
+	}
+	if r.err == nil && !r.done() {
+		r.fail("trailing bytes in the code section")
+	}
+	return out, r.err
+}
+
+// point is where fuel code goes: before instruction at, charge n units,
+// and with check, compare the counter with zero.
+type point struct {
+	at    int
+	check bool
+	n     int64
+}
+
+// frame is an open block, loop or if while a body is scanned.
+type frame struct {
+	op   byte
+	dead bool // the construct began in unreachable code
+}
+
+// body rewrites one function body.
+func (rw *rewriter) body(b []byte) ([]byte, error) {
+	r := &reader{b: b}
+	locals := r.count(2)
+	for i := uint32(0); i < locals && r.err == nil; i++ {
+		r.u32()
+		r.valType()
+	}
+	prologue := r.pos
+	var ins []instr
+	for !r.done() {
+		ins = append(ins, r.next())
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	points, err := meter(ins)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(b)+len(points)*24)
+	out = append(out, b[:prologue]...)
+	p := 0
+	for i, in := range ins {
+		for ; p < len(points) && points[p].at == i; p++ {
+			out = rw.fuelCode(out, points[p])
+		}
+		out = rw.emit(out, b, in)
+	}
+	return out, nil
+}
+
+// meter finds where a body's basic blocks begin and what each costs. A
+// block begins at the function entry and at each loop header (both
+// checked), and after if, else, br_if and the end of a block or if (charged
+// only). Code after an unconditional branch is unreachable until the next
+// else or end and is not charged.
+func meter(ins []instr) ([]point, error) {
+	points := []point{{at: 0, check: true}}
+	cur := 0 // the point charging the current block; -1 in unreachable code
+	dead := false
+	var frames []frame
+	begin := func(at int, check bool) {
+		points = append(points, point{at: at, check: check})
+		cur = len(points) - 1
+	}
+	for i, in := range ins {
+		if cur >= 0 {
+			points[cur].n += in.cost()
+		}
+		switch in.op {
+		case opBlock:
+			frames = append(frames, frame{opBlock, dead})
+		case opLoop:
+			frames = append(frames, frame{opLoop, dead})
+			if !dead {
+				begin(i+1, true)
+			}
+		case opIf:
+			frames = append(frames, frame{opIf, dead})
+			if !dead {
+				begin(i+1, false)
+			}
+		case opElse:
+			if len(frames) == 0 || frames[len(frames)-1].op != opIf {
+				return nil, fmt.Errorf("%w: else outside if", ErrMalformed)
+			}
+			dead, cur = frames[len(frames)-1].dead, -1
+			if !dead {
+				begin(i+1, false)
+			}
+		case opEnd:
+			if len(frames) == 0 {
+				if i != len(ins)-1 {
+					return nil, fmt.Errorf("%w: code after the end of the body", ErrMalformed)
+				}
+				return points, nil
+			}
+			f := frames[len(frames)-1]
+			frames = frames[:len(frames)-1]
+			if f.op == opLoop {
+				continue // only reached by falling through: the same block goes on
+			}
+			dead, cur = f.dead, -1
+			if !dead {
+				begin(i+1, false)
+			}
+		case opBrIf:
+			if !dead {
+				begin(i+1, false)
+			}
+		case opBr, opBrTable, opReturn, opUnreachable, opReturnCall, opReturnCallIndirect:
+			dead, cur = true, -1
+		}
+	}
+	return nil, fmt.Errorf("%w: body without end", ErrMalformed)
+}
+
+// fuelCode appends the code of one point: the charge
+//
+//	fuel -= n
+//
+// and for a check
+//
+//	if fuel < 0 { fuel = tick(fuel) }
+func (rw *rewriter) fuelCode(out []byte, p point) []byte {
+	g, t := rw.info.FuelIndex, rw.info.TickIndex
+	if p.n > 0 {
+		out = appendU32(append(out, opGlobalGet), g)
+		out = appendS64(append(out, opI64Const), p.n)
+		out = append(out, opI64Sub)
+		out = appendU32(append(out, opGlobalSet), g)
+	}
+	if !p.check {
+		if p.n > 0 {
+			rw.info.Charges++
+		}
+		return out
+	}
+	rw.info.Checks++
+	out = appendU32(append(out, opGlobalGet), g)
+	out = append(out, opI64Const, 0, opI64LtS, opIf, blockEmpty)
+	out = appendU32(append(out, opGlobalGet), g)
+	out = appendU32(append(out, opCall), t)
+	out = appendU32(append(out, opGlobalSet), g)
+	return append(out, opEnd)
+}

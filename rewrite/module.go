@@ -1,0 +1,400 @@
+package rewrite
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// Section ids.
+const (
+	secCustom    = 0
+	secType      = 1
+	secImport    = 2
+	secFunction  = 3
+	secTable     = 4
+	secMemory    = 5
+	secGlobal    = 6
+	secExport    = 7
+	secStart     = 8
+	secElement   = 9
+	secCode      = 10
+	secData      = 11
+	secDataCount = 12
+	secTag       = 13
+)
+
+// order is each known section's place in a module (the tag section of
+// exception handling sits between memory and global).
+var order = map[byte]int{
+	secType: 1, secImport: 2, secFunction: 3, secTable: 4, secMemory: 5, secTag: 6,
+	secGlobal: 7, secExport: 8, secStart: 9, secElement: 10, secDataCount: 11, secCode: 12, secData: 13,
+}
+
+var header = []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
+
+type section struct {
+	id      byte
+	content []byte
+}
+
+// module is what a rewrite needs to know of its input.
+type module struct {
+	sections []section
+	types    uint32 // entries in the type section
+	funcImps uint32 // imported functions
+	globals  uint32 // imported and defined globals
+}
+
+// parse splits wasm into sections and counts what the rewrite shifts.
+func parse(wasm []byte) (*module, error) {
+	if len(wasm) < len(header) || !bytes.Equal(wasm[:len(header)], header) {
+		return nil, fmt.Errorf("%w: not a Wasm 1.0 binary (bad magic or version)", ErrMalformed)
+	}
+	m := &module{}
+	r := &reader{b: wasm, pos: len(header)}
+	last := 0
+	for !r.done() {
+		id := r.byte()
+		content := r.bytes(r.u32())
+		if r.err != nil {
+			return nil, r.err
+		}
+		if id != secCustom {
+			o, ok := order[id]
+			if !ok {
+				return nil, fmt.Errorf("%w: unknown section %d", ErrMalformed, id)
+			}
+			if o <= last {
+				return nil, fmt.Errorf("%w: section %d out of order", ErrMalformed, id)
+			}
+			last = o
+		}
+		m.sections = append(m.sections, section{id, content})
+		if err := m.scan(id, content); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// scan reads the counts a rewrite needs from one section and checks the
+// reserved names.
+func (m *module) scan(id byte, content []byte) error {
+	r := &reader{b: content}
+	switch id {
+	case secType:
+		m.types = r.count(1)
+	case secImport:
+		n := r.count(3)
+		for i := uint32(0); i < n && r.err == nil; i++ {
+			mod := r.name()
+			r.name()
+			if mod == RuntimeModule && r.err == nil {
+				return fmt.Errorf("%w: import from %q", ErrReserved, RuntimeModule)
+			}
+			switch kind := r.byte(); kind {
+			case 0x00: // func
+				r.u32()
+				m.funcImps++
+			case 0x01: // table
+				r.refType()
+				r.limits()
+			case 0x02: // memory
+				r.limits()
+			case 0x03: // global
+				r.valType()
+				r.byte()
+				m.globals++
+			case 0x04: // tag
+				r.byte()
+				r.u32()
+			default:
+				r.fail("import kind %#x", kind)
+			}
+		}
+	case secGlobal:
+		n := r.count(3)
+		m.globals += n
+	case secExport:
+		n := r.count(3)
+		for i := uint32(0); i < n && r.err == nil; i++ {
+			if name := r.name(); name == FuelGlobal && r.err == nil {
+				return fmt.Errorf("%w: export %q", ErrReserved, FuelGlobal)
+			}
+			r.byte()
+			r.u32()
+		}
+	}
+	return r.err
+}
+
+func (r *reader) limits() {
+	switch flag := r.byte(); flag {
+	case 0x00:
+		r.u32()
+	case 0x01, 0x03: // with a maximum; 0x03: shared (threads)
+		r.u32()
+		r.u32()
+	default:
+		if r.err == nil {
+			r.unsupported(fmt.Sprintf("limits flag %#x", flag))
+		}
+	}
+}
+
+// Rewrite returns wasm rewritten as opts ask, and what it injected. The
+// input is not modified. Any input that is a valid module (for the
+// features the package knows) rewrites to a valid module that computes the
+// same results; other input may be refused with an error wrapping
+// ErrMalformed, ErrUnsupported or ErrReserved.
+func Rewrite(wasm []byte, opts Options) ([]byte, Info, error) {
+	m, err := parse(wasm)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if !opts.Fuel {
+		return append([]byte(nil), wasm...), Info{}, nil
+	}
+	rw := &rewriter{m: m, opts: opts}
+	out, err := rw.run()
+	if err != nil {
+		return nil, Info{}, err
+	}
+	return out, rw.info, nil
+}
+
+// rewriter carries one rewrite.
+type rewriter struct {
+	m    *module
+	opts Options
+	info Info
+	// tickType is the type index of (i64) -> (i64).
+	tickType uint32
+}
+
+// fn maps a function index of the input to the output: the tick import is
+// added after the imported functions, so defined functions move up one.
+func (rw *rewriter) fn(i uint32) uint32 {
+	if i >= rw.m.funcImps {
+		return i + 1
+	}
+	return i
+}
+
+func (rw *rewriter) run() ([]byte, error) {
+	m := rw.m
+	rw.tickType = m.types
+	rw.info.TickIndex = m.funcImps
+	rw.info.FuelIndex = m.globals
+	out := append([]byte(nil), header...)
+	// The sections the fuel needs may be missing: emit each at its place.
+	need := map[byte]bool{secType: true, secImport: true, secGlobal: true, secExport: true}
+	emitMissing := func(before int) error {
+		for _, id := range []byte{secType, secImport, secGlobal, secExport} {
+			if need[id] && order[id] < before {
+				c, err := rw.section(id, nil)
+				if err != nil {
+					return err
+				}
+				out = appendSection(out, id, c)
+				need[id] = false
+			}
+		}
+		return nil
+	}
+	for _, s := range m.sections {
+		if s.id != secCustom {
+			if err := emitMissing(order[s.id]); err != nil {
+				return nil, err
+			}
+		}
+		c, err := rw.section(s.id, s.content)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil {
+			continue // dropped
+		}
+		out = appendSection(out, s.id, c)
+		need[s.id] = false
+	}
+	if err := emitMissing(len(order) + 1); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// section returns the rewritten content of one section (content nil: a
+// section that was missing), or nil to drop it.
+func (rw *rewriter) section(id byte, content []byte) ([]byte, error) {
+	r := &reader{b: content}
+	var out []byte
+	switch id {
+	case secType:
+		if content != nil {
+			r.u32()
+		}
+		out = appendU32(nil, rw.m.types+1)
+		out = append(out, content[r.pos:]...)
+		out = append(out, 0x60, 1, 0x7e, 1, 0x7e) // (i64) -> (i64)
+		return out, r.err
+	case secImport:
+		n := uint32(0)
+		if content != nil {
+			n = r.u32()
+		}
+		out = appendU32(nil, n+1)
+		out = append(out, content[r.pos:]...)
+		out = appendName(out, RuntimeModule)
+		out = appendName(out, TickFunction)
+		out = append(out, 0x00)
+		return appendU32(out, rw.tickType), nil
+	case secGlobal:
+		n := uint32(0)
+		if content != nil {
+			n = r.u32()
+		}
+		out = appendU32(nil, n+1)
+		for i := uint32(0); i < n && r.err == nil; i++ {
+			out = append(out, r.byte(), r.byte()) // type, mutability
+			out = rw.constExpr(r, out)
+		}
+		out = append(out, 0x7e, 0x01, opI64Const) // mut i64
+		out = appendS64(out, rw.opts.InitialFuel)
+		return append(out, opEnd), r.err
+	case secExport:
+		n := uint32(0)
+		if content != nil {
+			n = r.u32()
+		}
+		out = appendU32(nil, n+1)
+		for i := uint32(0); i < n && r.err == nil; i++ {
+			out = appendName(out, r.name())
+			kind := r.byte()
+			idx := r.u32()
+			if kind == 0x00 {
+				idx = rw.fn(idx)
+			}
+			out = appendU32(append(out, kind), idx)
+		}
+		out = appendName(out, FuelGlobal)
+		out = append(out, 0x03)
+		return appendU32(out, rw.info.FuelIndex), r.err
+	case secStart:
+		return appendU32(nil, rw.fn(r.u32())), r.err
+	case secElement:
+		return rw.elements(r)
+	case secCode:
+		return rw.code(r)
+	case secCustom:
+		return rw.custom(r)
+	}
+	return content, nil
+}
+
+// constExpr copies a constant expression, moving the functions it names.
+func (rw *rewriter) constExpr(r *reader, out []byte) []byte {
+	for r.err == nil {
+		in := r.next()
+		out = rw.emit(out, r.b, in)
+		if in.op == opEnd {
+			break
+		}
+	}
+	return out
+}
+
+// emit appends one instruction, with its function index moved.
+func (rw *rewriter) emit(out, body []byte, in instr) []byte {
+	if !in.hasFn {
+		return append(out, body[in.start:in.end]...)
+	}
+	return appendU32(append(out, in.op), rw.fn(in.fn))
+}
+
+// elements copies the element section, moving function indices.
+func (rw *rewriter) elements(r *reader) ([]byte, error) {
+	n := r.count(1)
+	out := appendU32(nil, n)
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		flags := r.u32()
+		out = appendU32(out, flags)
+		if flags > 7 {
+			r.fail("element segment flags %d", flags)
+			break
+		}
+		if flags&2 != 0 && flags&1 == 0 { // explicit table index
+			out = appendU32(out, r.u32())
+		}
+		if flags&1 == 0 { // active: offset
+			out = rw.constExpr(r, out)
+		}
+		exprs := flags&4 != 0
+		if flags&3 != 0 { // elemkind or reftype
+			out = append(out, r.byte())
+		}
+		items := r.count(1)
+		out = appendU32(out, items)
+		for j := uint32(0); j < items && r.err == nil; j++ {
+			if exprs {
+				out = rw.constExpr(r, out)
+			} else {
+				out = appendU32(out, rw.fn(r.u32()))
+			}
+		}
+	}
+	if r.err == nil && !r.done() {
+		r.fail("trailing bytes in the element section")
+	}
+	return out, r.err
+}
+
+// custom keeps custom sections, moving the function indices of the name
+// section's function and local names; its other subsections (which may name
+// functions by index) are dropped, and so is a name section it cannot read
+// (names only label stack traces).
+func (rw *rewriter) custom(r *reader) ([]byte, error) {
+	name := r.name()
+	if r.err != nil || name != "name" {
+		return r.b, nil // other custom sections are no concern of ours
+	}
+	out := appendName(nil, name)
+	for !r.done() {
+		id := r.byte()
+		sub := &reader{b: r.bytes(r.u32())}
+		if r.err != nil {
+			return nil, nil // drop a name section we cannot read
+		}
+		var c []byte
+		switch id {
+		case 0: // module name
+			c = sub.b
+		case 1: // function names: namemap
+			n := sub.count(2)
+			c = appendU32(nil, n)
+			for i := uint32(0); i < n && sub.err == nil; i++ {
+				c = appendU32(c, rw.fn(sub.u32()))
+				c = appendName(c, sub.name())
+			}
+		case 2: // local names: indirect namemap
+			n := sub.count(2)
+			c = appendU32(nil, n)
+			for i := uint32(0); i < n && sub.err == nil; i++ {
+				c = appendU32(c, rw.fn(sub.u32()))
+				m := sub.count(2)
+				c = appendU32(c, m)
+				for j := uint32(0); j < m && sub.err == nil; j++ {
+					c = appendU32(c, sub.u32())
+					c = appendName(c, sub.name())
+				}
+			}
+		default:
+			continue
+		}
+		if sub.err != nil {
+			return nil, nil
+		}
+		out = appendSection(out, id, c)
+	}
+	return out, nil
+}

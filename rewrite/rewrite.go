@@ -1,0 +1,51 @@
+package rewrite
+
+import "errors"
+
+// Reserved names of what the rewriter injects. None is a valid wasmhot
+// module or export name a guest could use by accident.
+const (
+	// RuntimeModule is the import module of the injected functions.
+	RuntimeModule = "wasmhot:rt"
+	// TickFunction is the fuel import, of type (fuel i64) -> (refill i64):
+	// called at a check when the counter is negative, with the counter; the
+	// counter becomes the result.
+	TickFunction = "tick"
+	// FuelGlobal is the export name of the injected fuel counter, a
+	// mutable i64 global.
+	FuelGlobal = "wasmhot:fuel"
+)
+
+// Errors of [Rewrite].
+var (
+	// ErrMalformed: the bytes are not a module the rewriter can decode.
+	ErrMalformed = errors.New("rewrite: malformed module")
+	// ErrUnsupported: the module uses an instruction or encoding outside
+	// the features the rewriter knows (the core spec with bulk memory,
+	// reference types, SIMD, sign extension, non-trapping conversions,
+	// multi-value, threads and tail calls).
+	ErrUnsupported = errors.New("rewrite: unsupported instruction")
+	// ErrReserved: the module already uses a reserved name.
+	ErrReserved = errors.New("rewrite: reserved name")
+)
+
+// Options say what to inject.
+type Options struct {
+	// Fuel injects fuel metering (see the package documentation).
+	Fuel bool
+	// InitialFuel is the counter's value when an instance starts, which is
+	// what its start function may use before the first tick.
+	InitialFuel int64
+}
+
+// Info records what a rewrite injected.
+type Info struct {
+	// Functions is the number of function bodies rewritten.
+	Functions int
+	// Checks is the number of fuel checks (function entries and loop
+	// headers); Charges the number of charges without a check.
+	Checks, Charges int
+	// TickIndex is the function index of the tick import in the output;
+	// FuelIndex the global index of the fuel counter.
+	TickIndex, FuelIndex uint32
+}

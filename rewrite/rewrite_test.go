@@ -1,0 +1,221 @@
+package rewrite_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	guestexamples "github.com/wasmhot/wasmhot/guest-examples"
+	"github.com/wasmhot/wasmhot/rewrite"
+)
+
+// meter is a wazero runtime with the tick import: it refills slice units
+// and counts what was used.
+type meter struct {
+	r     wazero.Runtime
+	slice int64
+	ticks int
+	// used accumulates the fuel spent in ticked slices.
+	used int64
+}
+
+func newMeter(t testing.TB, slice int64) *meter {
+	ctx := context.Background()
+	m := &meter{r: wazero.NewRuntime(ctx), slice: slice}
+	t.Cleanup(func() { m.r.Close(ctx) })
+	_, err := m.r.NewHostModuleBuilder(rewrite.RuntimeModule).NewFunctionBuilder().
+		WithFunc(func(fuel int64) int64 {
+			m.ticks++
+			m.used += m.slice - fuel
+			return m.slice
+		}).Export(rewrite.TickFunction).Instantiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func (m *meter) instantiate(t testing.TB, wasm []byte) api.Module {
+	t.Helper()
+	out, _, err := rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, InitialFuel: m.slice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := m.r.InstantiateWithConfig(context.Background(), out, wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mod
+}
+
+// call runs fn and returns its results and the fuel it used.
+func (m *meter) call(t testing.TB, mod api.Module, fn string, args ...uint64) ([]uint64, int64) {
+	t.Helper()
+	g := mod.ExportedGlobal(rewrite.FuelGlobal).(api.MutableGlobal)
+	g.Set(uint64(m.slice))
+	m.used = 0
+	res, err := mod.ExportedFunction(fn).Call(context.Background(), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, m.used + m.slice - int64(g.Get())
+}
+
+func TestFuelIsExact(t *testing.T) {
+	wasm := guestexamples.Wasm("cpu")
+	plain, err := wazero.NewRuntime(context.Background()).Instantiate(context.Background(), wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, slice := range []int64{1, 7, 1000, 1 << 40} {
+		m := newMeter(t, slice)
+		mod := m.instantiate(t, wasm)
+		tests := []struct {
+			fn   string
+			arg  uint64
+			fuel int64
+		}{
+			// mix: entry 2 (i64.const, local.set); each iteration 4 up to
+			// and with br_if, then 29 (five 6-instruction statements and
+			// br); the exit 4, then local.get.
+			{"mix", 0, 2 + 4 + 1},
+			{"mix", 10, 2 + 10*(4+29) + 4 + 1},
+			// empty: each iteration 4 + 5, the exit 4 + 1.
+			{"empty", 1000, 1000*(4+5) + 4 + 1},
+			// fib: the condition costs 4 (with if); then 1; else 9 plus
+			// the two calls.
+			{"fib", 1, 4 + 1},
+			{"fib", 2, 4 + 9 + 5 + 5},
+			{"add", 0, 3},
+			{"nop", 0, 0},
+		}
+		for _, tt := range tests {
+			args := []uint64{tt.arg}
+			if tt.fn == "add" {
+				args = []uint64{2, 3}
+			}
+			if tt.fn == "nop" {
+				args = nil
+			}
+			got, fuel := m.call(t, mod, tt.fn, args...)
+			want, err := plain.ExportedFunction(tt.fn).Call(context.Background(), args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) || (len(got) == 1 && got[0] != want[0]) {
+				t.Errorf("slice %d: %s(%d) = %v, unrewritten %v", slice, tt.fn, tt.arg, got, want)
+			}
+			if fuel != tt.fuel {
+				t.Errorf("slice %d: %s(%d) used %d fuel, want %d", slice, tt.fn, tt.arg, fuel, tt.fuel)
+			}
+		}
+	}
+}
+
+func TestSpinTicks(t *testing.T) {
+	stop := errors.New("stop")
+	// spin never returns: the tick import is its only way out. A host
+	// function that panics unwinds the guest.
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	ticks := 0
+	_, err := r.NewHostModuleBuilder(rewrite.RuntimeModule).NewFunctionBuilder().
+		WithFunc(func(fuel int64) int64 {
+			ticks++
+			if ticks == 100 {
+				panic(stop)
+			}
+			return 1000
+		}).Export(rewrite.TickFunction).Instantiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := rewrite.Rewrite(guestexamples.Wasm("cpu"), rewrite.Options{Fuel: true, InitialFuel: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spin, err := r.Instantiate(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = spin.ExportedFunction("spin").Call(ctx)
+	if !errors.Is(err, stop) && (err == nil || !strings.Contains(err.Error(), "stop")) {
+		t.Fatalf("spin: %v, want the tick's panic", err)
+	}
+	if ticks != 100 {
+		t.Fatalf("ticks = %d, want 100", ticks)
+	}
+}
+
+func TestReservedNames(t *testing.T) {
+	out, _, err := rewrite.Rewrite(guestexamples.Wasm("cpu"), rewrite.Options{Fuel: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Rewriting twice finds the names of the first rewrite.
+	if _, _, err := rewrite.Rewrite(out, rewrite.Options{Fuel: true}); !errors.Is(err, rewrite.ErrReserved) {
+		t.Fatalf("second rewrite: %v, want ErrReserved", err)
+	}
+}
+
+func TestRefusesGarbage(t *testing.T) {
+	for _, in := range [][]byte{nil, []byte("\x00asm"), []byte("\x00asm\x01\x00\x00\x00\x0a\xff"), []byte("hello world")} {
+		if _, _, err := rewrite.Rewrite(in, rewrite.Options{Fuel: true}); !errors.Is(err, rewrite.ErrMalformed) {
+			t.Errorf("%q: %v, want ErrMalformed", in, err)
+		}
+	}
+}
+
+// TestGuestExamples rewrites every committed guest: each that compiles
+// before compiles after.
+func TestGuestExamples(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	dirs := []string{"../guest-examples/wasm", "../guest-examples/wasm-langs"}
+	n := 0
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".wasm") {
+				return err
+			}
+			wasm, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if c, err := r.CompileModule(ctx, wasm); err != nil {
+				return nil
+			} else {
+				c.Close(ctx)
+			}
+			out, info, err := rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, InitialFuel: 100})
+			if err != nil {
+				t.Errorf("%s: %v", path, err)
+				return nil
+			}
+			c, err := r.CompileModule(ctx, out)
+			if err != nil {
+				t.Errorf("%s: rewritten module does not compile: %v", path, err)
+				return nil
+			}
+			c.Close(ctx)
+			n++
+			t.Logf("%s: %d functions, %d checks, %d charges, %d -> %d bytes", path, info.Functions, info.Checks, info.Charges, len(wasm), len(out))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n < 30 {
+		t.Fatalf("rewrote %d modules, want every guest example", n)
+	}
+}
