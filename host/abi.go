@@ -65,7 +65,6 @@ func (h *Host) instantiateABI(ctx context.Context) error {
 		name := f.name
 		b = b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
 			p := procFrom(ctx)
-			p.hostCall()
 			defer h.recoverHost(p, name)
 			fn(h, ctx, m, stack)
 		}), f.sig.Params, f.sig.Results).Export(f.name)
@@ -243,6 +242,7 @@ func (h *Host) abiReceive(ctx context.Context, m api.Module, stack []uint64) {
 		stack[0] = i32Code(abiTimeout)
 		return
 	}
+	p.acct.refill()
 	var timer <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(time.Duration(timeout) * time.Millisecond)
@@ -299,6 +299,7 @@ func (h *Host) abiSleep(ctx context.Context, m api.Module, stack []uint64) {
 		}
 		return
 	}
+	p.acct.refill()
 	p.suspend()
 	select {
 	case <-t.C:

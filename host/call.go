@@ -138,11 +138,25 @@ func (c *code) callStack(ctx context.Context, t *target, stack []uint64) error {
 	if err != nil {
 		return err
 	}
-	if err := in.fn(t.idx).CallWithStack(ctx, stack); err != nil {
+	ctx, a := c.h.callAccount(ctx)
+	in.fuelIn(a)
+	err = in.fn(t.idx).CallWithStack(ctx, stack)
+	over := in.fuelOut(a)
+	if err != nil {
 		return c.callError(ctx, in, t, err)
 	}
 	c.put(in)
+	if over {
+		return c.overBudget(t, a)
+	}
 	return nil
+}
+
+// overBudget is the error of a Go call that used more fuel than its
+// budget, finishing before a tick could stop it.
+func (c *code) overBudget(t *target, a *account) error {
+	return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w: used more than %d fuel",
+		c.ver.Name, c.ver.Vsn, c.ver.Exports[t.idx].Name, ErrLimit, a.limit)
 }
 
 // callError classifies the failure of a call on in and discards in.
@@ -155,7 +169,7 @@ func (c *code) callError(ctx context.Context, in *instance, t *target, err error
 		return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, name, ErrPurged)
 	case ctx.Err() != nil:
 		return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, name, ctx.Err())
-	case errors.Is(err, ErrUndef), errors.Is(err, ErrBadArity), errors.Is(err, ErrPurged):
+	case errors.Is(err, ErrUndef), errors.Is(err, ErrBadArity), errors.Is(err, ErrPurged), errors.Is(err, ErrLimit):
 		// An external call the guest made failed; say so, not "trap".
 		return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, name, err)
 	default:
@@ -230,7 +244,11 @@ func (c *code) callBytesGo(ctx context.Context, t *target, data []byte) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	out, err := in.callBytes(ctx, t.idx, data, c.h.cfg.maxMessageSize)
+	ctx, a := c.h.callAccount(ctx)
+	out, over, err := in.callBytes(ctx, a, t.idx, data, c.h.cfg.maxMessageSize)
+	if err == nil && over {
+		err = c.overBudget(t, a)
+	}
 	if err != nil {
 		var be *bytesError
 		if errors.As(err, &be) {
@@ -250,9 +268,16 @@ func (e *bytesError) Error() string { return e.msg }
 func (e *bytesError) Unwrap() error { return ErrBadResult }
 
 // callBytes runs the bytes convention on this instance: alloc, copy in,
-// call, copy out. Wasm errors are returned unwrapped; convention breaches as
-// *bytesError.
-func (in *instance) callBytes(ctx context.Context, idx int, data []byte, limit int) ([]byte, error) {
+// call, copy out, charging the fuel to a; over reports a budget exceeded.
+// Wasm errors are returned unwrapped; convention breaches as *bytesError.
+func (in *instance) callBytes(ctx context.Context, a *account, idx int, data []byte, limit int) (out []byte, over bool, err error) {
+	in.fuelIn(a)
+	defer func() { over = in.fuelOut(a) }()
+	out, err = in.bytesConvention(ctx, idx, data, limit)
+	return out, false, err
+}
+
+func (in *instance) bytesConvention(ctx context.Context, idx int, data []byte, limit int) ([]byte, error) {
 	c := in.code
 	name := c.ver.Name + ":" + c.ver.Exports[idx].Name
 	if c.alloc < 0 || in.mem == nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wasmhot/wasmhot/modules"
 	"github.com/wasmhot/wasmhot/purger"
+	"github.com/wasmhot/wasmhot/rewrite"
 )
 
 // exitKilled is the exit code of an instance closed by a purge or a kill.
@@ -100,6 +101,10 @@ type instance struct {
 	// busy marks a process's cached callee instance while a call of the
 	// process runs on it (only the owner's goroutine touches it).
 	busy bool
+	// fuel is the injected fuel counter (nil when the version is not
+	// metered); granted is what the host last put in it.
+	fuel    api.MutableGlobal
+	granted int64
 	// scratch is the value stack of external calls made on this instance,
 	// which the caller holds exclusively for the call.
 	scratch [maxExtParams]uint64
@@ -138,6 +143,9 @@ func (c *code) instantiate(ctx context.Context, owner *process) (*instance, erro
 		return nil, fmt.Errorf("module[%s] vsn[%d]: instantiate: %w: %v", c.ver.Name, c.ver.Vsn, ErrTrap, err)
 	}
 	in.mod = mod
+	if g, ok := mod.ExportedGlobal(rewrite.FuelGlobal).(api.MutableGlobal); ok {
+		in.fuel = g
+	}
 	in.fns = make([]api.Function, len(c.ver.Exports))
 	in.mem = mod.Memory()
 	in.stubs = stubs

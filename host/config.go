@@ -12,15 +12,17 @@ import (
 type Mode int
 
 const (
-	// Sandboxed hosts can interrupt any running guest: purge stops calls and
-	// kills processes even while they spin in Wasm, and a cancelled ctx stops
-	// a call. The price is a check on every Wasm loop iteration and a watcher
-	// goroutine per Go → Wasm call (see docs/design.md for the figures).
+	// Sandboxed hosts rewrite every guest at load to meter fuel: any
+	// running guest can be stopped within one fuel slice (kill, purge,
+	// Close, a cancelled ctx, a call timeout), fuel budgets apply, and each
+	// process's fuel use is counted. The metering costs a few percent on
+	// most code (see docs/design.md for the figures).
 	Sandboxed Mode = iota
-	// Trusted hosts run guest code at full speed, but can stop it only at
-	// host-call boundaries (receive, sleep, send...). Purge waits for calls
-	// in flight and a guest spinning in Wasm without calling the host cannot
-	// be killed until it does.
+	// Trusted hosts run guests as loaded, unmetered, but can stop them only
+	// at host-call boundaries (receive, sleep, send...). Purge waits for
+	// calls in flight and a guest spinning in Wasm without calling the host
+	// cannot be killed until it does; while it spins, the Go garbage
+	// collector cannot finish a cycle.
 	Trusted
 )
 
@@ -59,7 +61,7 @@ type Config struct {
 	maxMessageSize   int
 	callTimeout      time.Duration
 	purgeGrace       time.Duration
-	processBudget    time.Duration
+	fuel             int64
 	startTimeout     time.Duration
 	cacheDir         string
 	log              io.Writer
@@ -113,7 +115,7 @@ func (c Config) WithMaxMessageSize(bytes int) Config { c.maxMessageSize = bytes;
 
 // WithCallTimeout bounds every Go → guest call made through the host API
 // (0, the default: no bound beyond the caller's ctx). It stops a spinning
-// guest only in Sandboxed mode.
+// guest only in Sandboxed mode, within one fuel slice.
 func (c Config) WithCallTimeout(d time.Duration) Config { c.callTimeout = d; return c }
 
 // WithPurgeGrace sets how long a purge lets Go calls in flight in the purged
@@ -151,11 +153,14 @@ func (c Config) WithWASI(modules ...string) Config {
 
 func (c Config) grantsWASI(module string) bool { return c.wasi["*"] || c.wasi[module] }
 
-// WithProcessBudget bounds the wall-clock time a process may run Wasm
-// without calling the host (0, the default: no bound). A process over
-// budget exits with reason limit. Sandboxed mode only: a trusted host cannot
-// interrupt running Wasm.
-func (c Config) WithProcessBudget(d time.Duration) Config { c.processBudget = d; return c }
+// WithFuel bounds the fuel guest code may use (0, the default: no bound).
+// One fuel unit is one Wasm instruction executed (see docs/design.md), so
+// the same guest on the same input uses the same fuel on every run and
+// every machine. A Go call (with the external calls it makes) may use n
+// units; a process may use n units between two calls of receive or sleep,
+// the work of handling one message. A process over budget exits with
+// reason limit; a Go call fails with ErrLimit. Sandboxed mode only.
+func (c Config) WithFuel(n int64) Config { c.fuel = n; return c }
 
 // WithStartTimeout bounds a module's start function (and _initialize) when
 // a version is prepared (sandboxed mode; default DefaultStartTimeout). A
@@ -207,8 +212,8 @@ func (c Config) validate() error {
 	if c.purgeGrace < 0 || c.purgeGrace > DefaultPurgeTimeout {
 		errs = append(errs, fmt.Errorf("purge grace %v: want 0..%v", c.purgeGrace, DefaultPurgeTimeout))
 	}
-	if c.processBudget < 0 || (c.processBudget > 0 && c.mode != Sandboxed) {
-		errs = append(errs, fmt.Errorf("process budget %v: want >= 0, and only in sandboxed mode", c.processBudget))
+	if c.fuel < 0 || (c.fuel > 0 && c.mode != Sandboxed) {
+		errs = append(errs, fmt.Errorf("fuel %d: want >= 0, and only in sandboxed mode", c.fuel))
 	}
 	if c.startTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("start timeout %v: want > 0", c.startTimeout))

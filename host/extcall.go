@@ -133,8 +133,12 @@ func (h *Host) guestBytesCall(ctx context.Context, p *process, t *target, data [
 	if err != nil {
 		return nil, err
 	}
-	out, err := in.callBytes(ctx, t.idx, data, h.cfg.maxMessageSize)
+	a := accountFrom(ctx, p)
+	out, over, err := in.callBytes(ctx, a, t.idx, data, h.cfg.maxMessageSize)
 	p.endCall(c, in, pooled)
+	if err == nil && over {
+		exit(p, Limit, fmt.Errorf("%w: used more than %d fuel", ErrLimit, a.limit))
+	}
 	if err != nil {
 		var be *bytesError
 		if !errors.As(err, &be) {

@@ -32,12 +32,10 @@ const (
 	faultRoundsV1    = 5                // rounds of traffic before v2 is loaded
 	faultRounds      = 10               // rounds in all
 	faultWait        = 20 * time.Second // bound on every wait
-	// faultBudget is WithProcessBudget: spinners exit with limit. It is
-	// wall-clock time between two host calls, so it also counts the time a
-	// process waits for a CPU; on two cores under -race with a dozen guests
-	// spinning, 500 ms killed processes that never spun (about one run in
-	// ten). 2 s leaves room.
-	faultBudget    = 2 * time.Second
+	// faultFuel is WithFuel: spinners exit with limit. Fuel counts
+	// instructions, not time, so a process that waits for a CPU uses none:
+	// a chaos process handles a message with a few hundred instructions.
+	faultFuel      = 10_000_000
 	faultMaxHandle = 512 // chaos.wat keeps counters for handles below this
 )
 
@@ -213,7 +211,7 @@ func TestFaultInjection(t *testing.T) {
 	lg := newChaosLog()
 	h, err := host.New(ctx, host.NewConfig().
 		WithMemoryLimitPages(4).
-		WithProcessBudget(faultBudget).
+		WithFuel(faultFuel).
 		WithInteractive(false).
 		WithLog(lg))
 	if err != nil {

@@ -51,9 +51,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	rc := wazero.NewRuntimeConfig().
-		WithMemoryLimitPages(cfg.memoryLimitPages).
-		WithCloseOnContextDone(cfg.mode == Sandboxed)
+	// No WithCloseOnContextDone: sandboxed guests are stopped by their
+	// fuel ticks (fuel.go), which cost far less than wazero's checks.
+	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(cfg.memoryLimitPages)
 	var cache wazero.CompilationCache
 	if cfg.cacheDir != "" {
 		var err error
@@ -70,12 +70,19 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		codes:   map[*modules.Version]*code{},
 	}
 	h.procs.init()
-	h.table = modules.NewTable(h.r, modules.Options{
+	opts := modules.Options{
 		Imports:    h.checkImport,
 		MaxSize:    cfg.maxModuleSize,
 		MaxModules: cfg.maxModules,
-	})
+	}
+	if cfg.mode == Sandboxed {
+		opts.Rewrite = &rewriteOptions
+	}
+	h.table = modules.NewTable(h.r, opts)
 	err := h.instantiateABI(ctx)
+	if err == nil {
+		err = h.instantiateRuntime(ctx)
+	}
 	if err == nil {
 		err = h.instantiateExt(ctx)
 	}

@@ -212,7 +212,6 @@ func withPin(ctx context.Context, c *code, pin exports.Pin[target]) context.Cont
 func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool) {
 	es := h.ext.get(uint32(stack[0]))
 	p := procFrom(ctx)
-	p.hostCall()
 	pin, started := h.chain(ctx, p)
 	defer h.endChain(p, pin, started)
 	defer h.recoverHost(p, "ext")
@@ -243,7 +242,10 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 	}
 	buf := in.scratch[:max(n, 1)]
 	copy(buf, stack[1:1+n])
+	a := accountFrom(ctx, p)
+	in.fuelIn(a)
 	err = in.fn(t.idx).CallWithStack(withPin(ctx, c, pin), buf)
+	over := in.fuelOut(a)
 	res := buf[0]
 	switch {
 	case p != nil:
@@ -259,6 +261,9 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 			exit(p, Killed, nil)
 		}
 		extFail(p, Trap, fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, es.slot.Function, err))
+	}
+	if over {
+		extFail(p, Limit, fmt.Errorf("%w: used more than %d fuel", ErrLimit, a.limit))
 	}
 	if result {
 		stack[0] = res

@@ -97,16 +97,8 @@ type process struct {
 	// process is in, if any; only the process goroutine touches it.
 	pin     exports.Pin[target]
 	pinHeld bool // false while suspended
-	// budget, if configured, bounds Wasm time between host calls.
-	budget *budget
-}
-
-// hostCall marks a call from p's guest into the host: the budget starts a
-// new period.
-func (p *process) hostCall() {
-	if p != nil && p.budget != nil {
-		p.budget.restart()
-	}
+	// acct counts the fuel p uses (sandboxed mode) against its budget.
+	acct *account
 }
 
 // Kill implements purger.Process: the process ends with reason killed.
@@ -145,9 +137,6 @@ func (p *process) setStatus(s Status) { p.status.Store(s) }
 // hold its call chain's generation: a purge need not wait for a process
 // that waits for messages. It resumes in the current generation.
 func (p *process) suspend() {
-	if p.budget != nil {
-		p.budget.pause()
-	}
 	if p.pinHeld {
 		p.h.exports.Unpin(p.pin)
 		p.pinHeld = false
@@ -156,9 +145,6 @@ func (p *process) suspend() {
 }
 
 func (p *process) resume() {
-	if p.budget != nil {
-		p.budget.restart()
-	}
 	if p.pin.Valid() && !p.pinHeld {
 		p.pin, p.pinHeld = p.h.exports.Pin(), true
 	}
@@ -200,12 +186,9 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 		state:  append([]byte(nil), state...),
 
 		callees: map[*code]*instance{},
+		acct:    &account{limit: h.cfg.fuel},
 	}
 	p.ctx = context.WithValue(context.Background(), ctxProcKey{}, p)
-	if h.cfg.processBudget > 0 {
-		p.budget = newBudget(p.ctx, h.cfg.processBudget)
-		p.ctx = p.budget
-	}
 	p.setStatus(Running)
 	if !h.procs.add(p, h.cfg.maxProcesses) {
 		return nil, fmt.Errorf("spawn %s:%s: %w: %d processes", module, function, ErrLimit, h.cfg.maxProcesses)
@@ -247,9 +230,6 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 // target, upgrading to the current version where it changed.
 func (p *process) run(t *target) {
 	exit := p.loopSafe(t)
-	if p.budget != nil {
-		p.budget.stop()
-	}
 	p.mu.Lock()
 	in := p.inst
 	p.inst = nil
@@ -288,9 +268,14 @@ func (p *process) loop(t *target) Exit {
 		in := p.inst
 		p.cont = ""
 		p.mu.Unlock()
+		in.fuelIn(p.acct)
 		err := in.fn(t.idx).CallWithStack(p.ctx, stack)
+		over := in.fuelOut(p.acct)
 		if err != nil {
 			return p.failure(in, t, err)
+		}
+		if over {
+			return p.overBudget()
 		}
 		p.mu.Lock()
 		cont := p.cont
@@ -320,9 +305,6 @@ func (p *process) failure(in *instance, t *target, err error) Exit {
 	var ee *sys.ExitError
 	if errors.As(err, &ee) && ee.ExitCode() == 0 {
 		return Exit{Reason: Normal} // WASI proc_exit(0)
-	}
-	if p.budget != nil && p.budget.Err() != nil {
-		return Exit{Reason: Limit, Err: fmt.Errorf("ran Wasm for more than %v without calling the host", p.budget.d)}
 	}
 	c := in.code
 	return Exit{Reason: Trap, Err: fmt.Errorf("module[%s] vsn[%d] function[%s]: %w",
@@ -386,10 +368,22 @@ func (p *process) codeChange(in *instance, from uint64) (Exit, bool) {
 	if !ct.sig.Equal(codeChangeSig) {
 		return Exit{Reason: BadArity, Err: fmt.Errorf("module[%s] function[code_change]: %w: want (i64)->(), have %s", p.module, ErrBadArity, ct.sig)}, false
 	}
-	if err := in.fn(ct.idx).CallWithStack(p.ctx, []uint64{from}); err != nil {
+	in.fuelIn(p.acct)
+	err := in.fn(ct.idx).CallWithStack(p.ctx, []uint64{from})
+	over := in.fuelOut(p.acct)
+	if err != nil {
 		return p.failure(in, ct, err), false
 	}
+	if over {
+		return p.overBudget(), false
+	}
 	return Exit{}, true
+}
+
+// overBudget is the exit of a process whose last call used more fuel than
+// its budget allowed, finishing before a tick could stop it.
+func (p *process) overBudget() Exit {
+	return Exit{Reason: Limit, Err: fmt.Errorf("%w: used more than %d fuel", ErrLimit, p.acct.limit)}
 }
 
 // procTable holds the live processes and the most recent exited ones.

@@ -13,12 +13,12 @@ import (
 )
 
 func TestLimits(t *testing.T) {
-	t.Run("budget stops a spinning process", func(t *testing.T) {
-		n := newNode(t, host.NewConfig().WithProcessBudget(50*time.Millisecond))
+	t.Run("fuel stops a spinning process", func(t *testing.T) {
+		n := newNode(t, host.NewConfig().WithFuel(1_000_000))
 		n.Load("probe", wasm("probe"))
 		n.Load("a", wasm("a_loop_v1"))
-		// A process that waits for messages longer than the budget is fine:
-		// waiting in the host does not count.
+		// A process that waits for messages is fine: waiting uses no fuel,
+		// and each receive refills the budget.
 		idle := n.Spawn("a", "run", "")
 		time.Sleep(100 * time.Millisecond)
 		n.Expect(idle, []string{"x"}, "v1 got x")
@@ -28,10 +28,10 @@ func TestLimits(t *testing.T) {
 		}
 		n.Expect(idle, []string{"y"}, "v1 got y")
 	})
-	t.Run("budget needs sandboxed mode", func(t *testing.T) {
-		_, err := host.New(context.Background(), host.NewConfig().WithMode(host.Trusted).WithProcessBudget(time.Second))
+	t.Run("fuel needs sandboxed mode", func(t *testing.T) {
+		_, err := host.New(context.Background(), host.NewConfig().WithMode(host.Trusted).WithFuel(1000))
 		if err == nil {
-			t.Fatal("trusted mode with a process budget accepted")
+			t.Fatal("trusted mode with a fuel budget accepted")
 		}
 	})
 	t.Run("purge kills a spinning process in sandboxed mode", func(t *testing.T) {

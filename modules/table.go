@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/wasmhot/wasmhot/rewrite"
 )
 
 // Source is a module to load: its name, its Wasm bytes, and whether it is
@@ -29,6 +31,10 @@ type Options struct {
 	Imports    ImportPolicy
 	MaxSize    int // bytes per module; 0: no limit
 	MaxModules int // names with a current or old version; 0: no limit
+	// Rewrite, when set, rewrites every module before it is compiled (see
+	// package rewrite). The version keeps the identity of the bytes as
+	// loaded: sha256, size, imports and exports are the original's.
+	Rewrite *rewrite.Options
 }
 
 // Module is the code table's record of one name.
@@ -82,11 +88,12 @@ func (t *Table) Prepare(ctx context.Context, src Source) (*Prepared, error) {
 	if err := precheck(src.Wasm); err != nil {
 		return nil, fmt.Errorf("module[%s]: %w: %v", src.Name, ErrBadModule, err)
 	}
-	c, err := t.r.CompileModule(ctx, src.Wasm)
+	c, info, err := t.compile(ctx, src.Wasm)
 	if err != nil {
 		return nil, fmt.Errorf("module[%s]: %w: %v", src.Name, ErrBadModule, err)
 	}
 	v := newVersion(src.Name, src.Wasm, c)
+	v.Rewrite = info
 	if t.opts.Imports != nil {
 		for _, imp := range v.Imports {
 			if err := t.opts.Imports(src.Name, imp); err != nil {
@@ -97,6 +104,34 @@ func (t *Table) Prepare(ctx context.Context, src Source) (*Prepared, error) {
 		}
 	}
 	return &Prepared{Version: v, Sticky: src.Sticky}, nil
+}
+
+// compile compiles wasm, rewritten when the table rewrites. The errors are
+// about the bytes as loaded: when the rewritten module does not compile,
+// the original is compiled to say why (the rewrite keeps valid modules
+// valid, so the original is at fault).
+func (t *Table) compile(ctx context.Context, wasm []byte) (wazero.CompiledModule, *rewrite.Info, error) {
+	if t.opts.Rewrite == nil {
+		c, err := t.r.CompileModule(ctx, wasm)
+		return c, nil, err
+	}
+	out, info, rerr := rewrite.Rewrite(wasm, *t.opts.Rewrite)
+	if rerr == nil {
+		c, err := t.r.CompileModule(ctx, out)
+		if err == nil {
+			return c, &info, nil
+		}
+		rerr = err
+	}
+	if errors.Is(rerr, rewrite.ErrReserved) || errors.Is(rerr, rewrite.ErrUnsupported) {
+		return nil, nil, rerr
+	}
+	c, err := t.r.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, nil, err
+	}
+	_ = c.Close(ctx)
+	return nil, nil, fmt.Errorf("rewrite: %w", rerr)
 }
 
 // Discard releases a prepared module that will not be finished.

@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmhot/wasmhot/rewrite"
 )
 
 // Signature is a Wasm function type.
@@ -65,6 +67,9 @@ type Version struct {
 	// Memory reports whether the version exports a linear memory named
 	// "memory", which the bytes convention and the guest ABI need.
 	Memory bool
+	// Rewrite records what the load-time rewrite injected (nil: the
+	// module was compiled as loaded). Compiled is of the rewritten bytes.
+	Rewrite *rewrite.Info
 
 	Compiled wazero.CompiledModule
 }
@@ -114,6 +119,9 @@ func newVersion(name string, wasm []byte, c wazero.CompiledModule) *Version {
 	sortFuncs(v.Exports)
 	for _, d := range c.ImportedFunctions() {
 		mod, n, _ := d.Import()
+		if mod == rewrite.RuntimeModule {
+			continue // injected, not the guest's
+		}
 		v.Imports = append(v.Imports, Import{Module: mod, Name: n, Signature: Signature{d.ParamTypes(), d.ResultTypes()}})
 	}
 	_, v.Memory = c.ExportedMemories()["memory"]

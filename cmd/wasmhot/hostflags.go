@@ -36,7 +36,7 @@ func hostFlags(extra ...cli.Flag) []cli.Flag {
 		&cli.IntFlag{Name: "max-module-size", Value: host.DefaultMaxModuleSize, Usage: "bytes per module"},
 		&cli.IntFlag{Name: "max-modules", Value: host.DefaultMaxModules, Usage: "loaded modules"},
 		&cli.DurationFlag{Name: "call-timeout", Usage: "bound on each call made through the node (0: none; stops spinning guests only with --exec sandboxed)"},
-		&cli.DurationFlag{Name: "process-budget", Usage: "wall-clock time a process may run Wasm without calling the host (0: none; --exec sandboxed only)"},
+		&cli.Int64Flag{Name: "fuel", Usage: "fuel (Wasm instructions) a call may use, and a process between two receives (0: no bound; --exec sandboxed only)"},
 	}, extra...)
 }
 
@@ -74,8 +74,8 @@ func hostConfig(c *cli.Context) (host.Config, error) {
 	if d := c.Duration("call-timeout"); d < 0 {
 		return bad("--call-timeout %v: want 0 (none) or more", d)
 	}
-	if d := c.Duration("process-budget"); d < 0 || (d > 0 && c.String("exec") != "sandboxed") {
-		return bad("--process-budget %v: want 0 (none) or more, and only with --exec sandboxed", d)
+	if n := c.Int64("fuel"); n < 0 || (n > 0 && c.String("exec") != "sandboxed") {
+		return bad("--fuel %d: want 0 (none) or more, and only with --exec sandboxed", n)
 	}
 	if w := c.StringSlice("wasi"); len(w) > 0 {
 		cfg = cfg.WithWASI(w...)
@@ -86,6 +86,6 @@ func hostConfig(c *cli.Context) (host.Config, error) {
 		WithMaxModuleSize(c.Int("max-module-size")).
 		WithMaxModules(c.Int("max-modules")).
 		WithCallTimeout(c.Duration("call-timeout")).
-		WithProcessBudget(c.Duration("process-budget"))
+		WithFuel(c.Int64("fuel"))
 	return cfg, nil
 }

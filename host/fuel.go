@@ -1,0 +1,151 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmhot/wasmhot/rewrite"
+)
+
+// Fuel.
+//
+// In sandboxed mode every guest is rewritten at load (package rewrite):
+// each basic block subtracts its instruction count from a fuel counter
+// that the instance carries, and function entries and loop headers call
+// the host's tick when the counter is negative. The host grants fuel in
+// slices of fuelSlice units, so every running guest calls tick at least
+// once per slice. tick is the single place where a running guest can be
+// stopped (kill, purge, Close, a cancelled ctx, a call timeout), where its
+// fuel is charged to its process or Go call, and where the Go scheduler
+// and garbage collector get the goroutine back.
+
+// fuelSlice is the fuel granted between two ticks: about 30 to 100 µs of
+// guest code on this class of machine, the bound on how long a guest runs
+// before it notices a kill. A tick costs about as much as a host call, so
+// the slice makes ticks about 0.1 % of the run.
+const fuelSlice = 100_000
+
+// rewriteOptions is how sandboxed hosts rewrite guests.
+var rewriteOptions = rewrite.Options{Fuel: true, InitialFuel: fuelSlice}
+
+// account is what a process or a Go call spends: total fuel used, and the
+// fuel used since the budget last refilled, checked against limit (0: no
+// limit). A process refills its budget at each receive and sleep; a Go
+// call's budget covers the whole call, nested external calls included.
+type account struct {
+	total atomic.Int64 // read by Processes
+	since int64        // only the owner's goroutine touches it
+	limit int64
+}
+
+// charge records n units used, and reports whether the budget is exceeded.
+func (a *account) charge(n int64) bool {
+	if a == nil {
+		return false
+	}
+	a.total.Add(n)
+	a.since += n
+	return a.limit > 0 && a.since > a.limit
+}
+
+// grant is the fuel an instance gets for its next slice.
+func (a *account) grant() int64 {
+	if a == nil || a.limit == 0 {
+		return fuelSlice
+	}
+	return max(0, min(fuelSlice, a.limit-a.since))
+}
+
+// refill starts a new budget period (a process's receive or sleep).
+func (a *account) refill() { a.since = 0 }
+
+type ctxAccountKey struct{}
+
+// accountFrom returns the account of the process or Go call running on
+// ctx: a process's own, or the one a budgeted Go call put in its ctx.
+func accountFrom(ctx context.Context, p *process) *account {
+	if p != nil {
+		return p.acct
+	}
+	a, _ := ctx.Value(ctxAccountKey{}).(*account)
+	return a
+}
+
+// callAccount starts the account of a Go call: none without a budget, so
+// that an unbudgeted call allocates nothing.
+func (h *Host) callAccount(ctx context.Context) (context.Context, *account) {
+	if h.cfg.fuel == 0 || h.cfg.mode != Sandboxed {
+		return ctx, nil
+	}
+	if a, ok := ctx.Value(ctxAccountKey{}).(*account); ok {
+		return ctx, a // a nested call of the same Go call
+	}
+	a := &account{limit: h.cfg.fuel}
+	return context.WithValue(ctx, ctxAccountKey{}, a), a
+}
+
+// fuelIn fills in's counter for a call charged to a.
+func (in *instance) fuelIn(a *account) {
+	if in.fuel == nil {
+		return
+	}
+	in.granted = a.grant()
+	in.fuel.Set(uint64(in.granted))
+}
+
+// fuelOut charges a with what the call on in used since its last grant.
+// It reports whether that exceeded the budget (the next tick would have
+// stopped the guest; the call ended first).
+func (in *instance) fuelOut(a *account) bool {
+	if in.fuel == nil || a == nil {
+		return false
+	}
+	return a.charge(in.granted - int64(in.fuel.Get()))
+}
+
+// instantiateRuntime instantiates the host module of the functions the
+// rewrite injects.
+func (h *Host) instantiateRuntime(ctx context.Context) error {
+	_, err := h.r.NewHostModuleBuilder(rewrite.RuntimeModule).NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(h.tick), []api.ValueType{api.ValueTypeI64}, []api.ValueType{api.ValueTypeI64}).
+		Export(rewrite.TickFunction).Instantiate(ctx)
+	if err != nil {
+		return fmt.Errorf("host: instantiate %s: %w", rewrite.RuntimeModule, err)
+	}
+	return nil
+}
+
+// tick is called by a guest whose fuel ran out (stack[0] holds the
+// negative counter). It stops the guest if it must, charges the slice it
+// used, and grants the next one.
+func (h *Host) tick(ctx context.Context, m api.Module, stack []uint64) {
+	p := procFrom(ctx)
+	switch {
+	case p != nil && p.killed():
+		exit(p, Killed, nil)
+	case m.IsClosed(): // by a purge, a kill or Close
+		exit(p, Killed, fmt.Errorf("instance closed: %w", ErrPurged))
+	case h.closed.Load():
+		exit(p, Killed, ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		exit(p, Killed, err)
+	}
+	in := h.instanceOf(m)       // nil while a start function runs
+	granted := int64(fuelSlice) // what a start function began with
+	if in != nil {
+		granted = in.granted
+	}
+	a := accountFrom(ctx, p)
+	if a.charge(granted - int64(stack[0])) {
+		exit(p, Limit, fmt.Errorf("%w: used more than %d fuel", ErrLimit, a.limit))
+	}
+	g := a.grant()
+	if in != nil {
+		in.granted = g
+	}
+	stack[0] = uint64(g)
+}
