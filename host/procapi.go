@@ -17,11 +17,15 @@ type ProcessInfo struct {
 	Vsn        uint64 // version of its own instance; 0 once exited
 	Status     Status
 	MailboxLen int
-	Exit       *Exit // nil while alive
+	// Fuel is the fuel the process has used in all (sandboxed mode: Wasm
+	// instructions executed, its external calls included), counted up to
+	// its last host call or fuel slice; 0 in trusted mode.
+	Fuel int64
+	Exit *Exit // nil while alive
 }
 
 func (p *process) info() ProcessInfo {
-	pi := ProcessInfo{PID: p.id, Handle: p.handle, Module: p.module, Status: p.status.Load().(Status), MailboxLen: p.mbox.len()}
+	pi := ProcessInfo{PID: p.id, Handle: p.handle, Module: p.module, Status: p.status.Load().(Status), MailboxLen: p.mbox.len(), Fuel: p.acct.total.Load()}
 	p.mu.Lock()
 	if p.inst != nil {
 		pi.Vsn = p.inst.code.ver.Vsn

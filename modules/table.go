@@ -92,8 +92,7 @@ func (t *Table) Prepare(ctx context.Context, src Source) (*Prepared, error) {
 	if err != nil {
 		return nil, fmt.Errorf("module[%s]: %w: %v", src.Name, ErrBadModule, err)
 	}
-	v := newVersion(src.Name, src.Wasm, c)
-	v.Rewrite = info
+	v := newVersion(src.Name, src.Wasm, c, info)
 	if t.opts.Imports != nil {
 		for _, imp := range v.Imports {
 			if err := t.opts.Imports(src.Name, imp); err != nil {

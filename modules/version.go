@@ -105,13 +105,14 @@ func CheckName(name string) error {
 	return nil
 }
 
-func newVersion(name string, wasm []byte, c wazero.CompiledModule) *Version {
+func newVersion(name string, wasm []byte, c wazero.CompiledModule, rw *rewrite.Info) *Version {
 	v := &Version{
 		Name:     name,
 		UUID:     uuid.New(),
 		SHA256:   sha256.Sum256(wasm),
 		Size:     len(wasm),
 		Compiled: c,
+		Rewrite:  rw,
 	}
 	for n, d := range c.ExportedFunctions() {
 		v.Exports = append(v.Exports, Func{Name: n, Signature: Signature{d.ParamTypes(), d.ResultTypes()}})
@@ -119,7 +120,7 @@ func newVersion(name string, wasm []byte, c wazero.CompiledModule) *Version {
 	sortFuncs(v.Exports)
 	for _, d := range c.ImportedFunctions() {
 		mod, n, _ := d.Import()
-		if mod == rewrite.RuntimeModule {
+		if rw != nil && mod == rewrite.RuntimeModule {
 			continue // injected, not the guest's
 		}
 		v.Imports = append(v.Imports, Import{Module: mod, Name: n, Signature: Signature{d.ParamTypes(), d.ResultTypes()}})

@@ -40,7 +40,7 @@ func procsCommand() *cli.Command {
 				return printJSON(c.App.Writer, ps)
 			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PID\tMODULE\tVSN\tSTATUS\tMAILBOX\tEXIT")
+			fmt.Fprintln(tw, "PID\tMODULE\tVSN\tSTATUS\tMAILBOX\tFUEL\tEXIT")
 			for _, p := range ps {
 				vsn, exit := "-", "-"
 				if p.Vsn != 0 {
@@ -52,7 +52,7 @@ func procsCommand() *cli.Command {
 						exit += ": " + p.Exit.Error
 					}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", p.PID, p.Module, vsn, p.Status, p.MailboxLen, exit)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", p.PID, p.Module, vsn, p.Status, p.MailboxLen, p.Fuel, exit)
 			}
 			return tw.Flush()
 		},

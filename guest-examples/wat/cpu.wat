@@ -30,6 +30,11 @@
       (then (local.get $n))
       (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1)))
                      (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
+  ;; work(): a fixed amount of work as a process entry: mix(100000) and
+  ;; fib(15), for fuel counts.
+  (func (export "work")
+    (drop (call 0 (i64.const 100000)))
+    (drop (call $fib (i32.const 15))))
   ;; spin(): loops forever.
   (func (export "spin") (loop $l (br $l)))
   ;; nop(): returns at once, for the cost of a call.

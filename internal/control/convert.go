@@ -30,7 +30,7 @@ func versionJSON(v *host.VersionInfo) *Version {
 }
 
 func processJSON(p host.ProcessInfo) Process {
-	out := Process{PID: p.PID.String(), Handle: p.Handle, Module: p.Module, Vsn: p.Vsn, Status: string(p.Status), MailboxLen: p.MailboxLen}
+	out := Process{PID: p.PID.String(), Handle: p.Handle, Module: p.Module, Vsn: p.Vsn, Status: string(p.Status), MailboxLen: p.MailboxLen, Fuel: p.Fuel}
 	if p.Exit != nil {
 		out.Exit = &Exit{Reason: string(p.Exit.Reason)}
 		if p.Exit.Err != nil {

@@ -130,6 +130,7 @@ type Process struct {
 	Vsn        uint64 `json:"vsn"` // 0 once exited
 	Status     string `json:"status"`
 	MailboxLen int    `json:"mailbox_len"`
+	Fuel       int64  `json:"fuel"` // Wasm instructions executed (sandboxed)
 	Exit       *Exit  `json:"exit"` // null while alive
 }
 
