@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -55,7 +56,8 @@ func benchCommand() *cli.Command {
 // benchResult is one case.
 type benchResult struct {
 	Name        string  `json:"name"`
-	NsPerOp     float64 `json:"ns_per_op"`
+	NsPerOp     float64 `json:"ns_per_op"` // the value, in Unit for a metric
+	Unit        string  `json:"unit"`
 	BytesPerOp  int64   `json:"bytes_per_op"`
 	AllocsPerOp int64   `json:"allocs_per_op"`
 	N           int     `json:"n"`
@@ -69,6 +71,7 @@ type benchRatio struct {
 	Ratio  float64 `json:"ratio"`
 	Target string  `json:"target,omitempty"`
 	Met    *bool   `json:"met,omitempty"`
+	Unit   string  `json:"unit,omitempty"` // of an absolute value (no floor)
 }
 
 type benchReport struct {
@@ -94,10 +97,23 @@ func (c collector) Run(name string, f func(b *testing.B)) bool {
 		fmt.Fprintf(c.log, "%-45s failed\n", full)
 		return false
 	}
-	res := benchResult{Name: full, NsPerOp: float64(r.T.Nanoseconds()) / float64(r.N),
+	res := benchResult{Name: full, NsPerOp: float64(r.T.Nanoseconds()) / float64(r.N), Unit: "ns/op",
 		BytesPerOp: r.AllocedBytesPerOp(), AllocsPerOp: r.AllocsPerOp(), N: r.N}
 	fmt.Fprintf(c.log, "%-45s %12.1f ns/op\n", full, res.NsPerOp)
 	*c.out = append(*c.out, res)
+	// Metrics a case reports (a percentile, a count) are cases of their own.
+	keys := make([]string, 0, len(r.Extra))
+	for k := range r.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		name, unit := k, k
+		if n, ok := strings.CutSuffix(k, "-ns"); ok {
+			name, unit = n, "ns"
+		}
+		*c.out = append(*c.out, benchResult{Name: full + "/" + name, NsPerOp: r.Extra[k], Unit: unit, N: r.N})
+	}
 	return true
 }
 
@@ -153,8 +169,18 @@ var benchPairs = []struct {
 	{"CallExt", "wasmhot_proc", "floor", "guest → guest external call (in a process) vs the same floor", "≤ 1.3", 1.3, 0},
 	{"CallExt", "floor_direct", "floor", "reference: a direct import (not swappable) vs the floor", "", 0, 0},
 	{"LocalCall", "wasmhot", "floor", "local call inside a guest (reference)", "", 0, 0},
+	{"Loop", "wasmhot", "floor", "CPU-bound guest loop, 12 instructions per iteration, vs raw wazero without interruption", "≤ 1.3", 1.3, 0},
+	{"Loop", "floor_closeondone", "floor", "reference: the same loop with wazero's WithCloseOnContextDone vs without", "", 0, 0},
+	{"EmptyLoop", "wasmhot", "floor", "empty loop, 5 instructions per iteration (worst case of a check per iteration)", "", 0, 0},
+	{"Recursion", "wasmhot", "floor", "recursive calls, fib(20) from Go", "≤ 1.3", 1.3, 0},
+	{"Kill", "wasmhot/p99", "", "kill of a process spinning in Wasm, Kill to Wait, p99", "≤ 1 ms", 1e6, 0},
+	{"Kill", "wasmhot", "floor_receive", "kill of a spinning process vs of one blocked in receive, mean", "", 0, 0},
+	{"GC", "wasmhot/maxpause", "", "longest GC stop-the-world pause while two guests spin", "≤ 10 ms", 1e7, 0},
+	{"GC", "wasmhot", "floor_go_spin", "runtime.GC() while two guests spin vs while two goroutines spin in Go", "", 0, 0},
+	{"Fuel", "wasmhot_work/distinct", "", "distinct fuel counts over every run of the same process", "= 1", 1, 1},
 	{"HostCall", "wasmhot_self", "floor_empty", "guest → host ABI call (self) vs an empty host function", "", 0, 0},
-	{"GoCall", "wasmhot", "floor_CallWithStack", "Go → guest Func.Call vs raw CallWithStack", "≤ 1.3", 1.3, 0},
+	{"GoCall", "wasmhot_stack", "floor_CallWithStack", "Go → guest Func.CallWithStack vs raw CallWithStack", "≤ 1.5", 1.5, 0},
+	{"GoCall", "wasmhot", "floor_CallWithStack", "Go → guest Func.Call vs raw CallWithStack", "", 0, 0},
 	{"GoCall", "wasmhot", "floor_Call", "Go → guest Func.Call vs raw Call", "", 0, 0},
 	{"Spawn", "wasmhot", "floor", "spawn + exit of a process vs raw instantiate + close", "≤ 1.3", 1.3, 0},
 	{"Spawn", "wasmhot", "floor_go_call", "spawn + exit vs instantiate + goroutine + call + close", "", 0, 0},
@@ -168,8 +194,10 @@ var benchPairs = []struct {
 
 func ratios(results []benchResult) []benchRatio {
 	ns := map[string]float64{}
+	units := map[string]string{}
 	for _, r := range results {
 		ns[r.Name] = r.NsPerOp
+		units[r.Name] = r.Unit
 	}
 	var out []benchRatio
 	for _, mode := range []string{"sandboxed", "trusted"} {
@@ -181,7 +209,7 @@ func ratios(results []benchResult) []benchRatio {
 			}
 			br := benchRatio{What: p.what + " [" + mode + "]", Path: path, Target: p.target}
 			if p.floor == "" {
-				br.Ratio = a
+				br.Ratio, br.Unit = a, strings.TrimSuffix(units[path], "/op")
 			} else {
 				floor := p.group + "/" + mode + "/" + p.floor
 				f, ok := ns[floor]
@@ -224,16 +252,19 @@ func (r *benchReport) rows() []benchRow {
 			derived = append(derived, br)
 			continue
 		}
-		if _, ok := primary[br.Path]; !ok && br.Floor != "" {
+		if _, ok := primary[br.Path]; !ok && (br.Floor != "" || br.Target != "") {
 			primary[br.Path] = br
 		}
 	}
 	var out []benchRow
 	for _, res := range r.Results {
-		row := benchRow{Name: res.Name, Value: res.NsPerOp, Unit: "ns/op"}
+		row := benchRow{Name: res.Name, Value: res.NsPerOp, Unit: res.Unit}
 		if br, ok := primary[res.Name]; ok {
-			floor, ratio := br.Floor, br.Ratio
-			row.Floor, row.Ratio, row.Met = &floor, &ratio, br.Met
+			row.Met = br.Met
+			if br.Floor != "" { // else the target is on the value itself
+				floor, ratio := br.Floor, br.Ratio
+				row.Floor, row.Ratio = &floor, &ratio
+			}
 			if br.Target != "" {
 				target := br.Target
 				row.Target = &target
@@ -276,7 +307,7 @@ func (r *benchReport) print(w io.Writer) {
 		}
 		val := fmt.Sprintf("%.2f×", br.Ratio)
 		if br.Floor == "" {
-			val = fmt.Sprintf("%.0f ns", br.Ratio)
+			val = fmt.Sprintf("%.0f %s", br.Ratio, br.Unit)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", val, br.Target, met, br.What)
 	}

@@ -28,6 +28,12 @@ type Group struct {
 var Groups = []Group{
 	{"CallExt", CallExt},
 	{"LocalCall", LocalCall},
+	{"Loop", Loop},
+	{"EmptyLoop", EmptyLoop},
+	{"Recursion", Recursion},
+	{"Kill", Kill},
+	{"GC", GC},
+	{"Fuel", Fuel},
 	{"HostCall", HostCall},
 	{"GoCall", GoCall},
 	{"Spawn", Spawn},

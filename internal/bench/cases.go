@@ -7,12 +7,13 @@ package bench
 //	go test -run '^$' -bench . -benchtime 500ms -count 5 ./host/ | tee /tmp/bench.txt
 //	benchstat /tmp/bench.txt
 //
-// Every benchmark has a sub-benchmark per host mode: /sandboxed compares
-// with a raw wazero runtime that has WithCloseOnContextDone(true), /trusted
-// with one that has not. Rows named floor* use wazero directly, with the
-// host's runtime and module settings (compiler engine, memory limit,
-// anonymous instances seeded from crypto/rand) and host modules of their
-// own. The guests are guest-examples/wat/bench_*.wat; the raw floors run the
+// Every benchmark has a sub-benchmark per host mode, /sandboxed (the
+// default: guests metered with fuel) and /trusted, and both compare with
+// the same floors: raw wazero without any interruption, which is what a
+// program that trusts its guests would run. Rows named floor* use wazero
+// directly, with the host's runtime and module settings (compiler engine,
+// memory limit, anonymous instances seeded from crypto/rand) and host
+// modules of their own. The guests are guest-examples/wat/bench_*.wat; the raw floors run the
 // same bytes as the wasmhot rows wherever they can.
 //
 // Loop benchmarks (CallExt, LocalCall, HostCall) make one call of a guest
@@ -34,16 +35,15 @@ import (
 
 var benchCtx = context.Background()
 
-// benchMode pairs a host mode with the raw runtime setting that matches it.
+// benchMode is a host mode and its name in benchmark names.
 type benchMode struct {
-	name        string
-	mode        host.Mode
-	closeOnDone bool // raw floor: RuntimeConfig.WithCloseOnContextDone
+	name string
+	mode host.Mode
 }
 
 var benchModes = []benchMode{
-	{"sandboxed", host.Sandboxed, true},
-	{"trusted", host.Trusted, false},
+	{"sandboxed", host.Sandboxed},
+	{"trusted", host.Trusted},
 }
 
 func benchHost(b *testing.B, m benchMode) *host.Host {
@@ -77,14 +77,15 @@ func benchLoop(b *testing.B, f *host.Func) uint64 {
 	return res[0]
 }
 
-// rawRuntime returns a wazero runtime set up as host.New sets up its own.
-func rawRuntime(b *testing.B, m benchMode) wazero.Runtime {
+// rawRuntime returns a wazero runtime set up as host.New sets up its own,
+// without interruption: the floor every mode is compared with.
+func rawRuntime(b *testing.B, _ benchMode) wazero.Runtime {
+	return rawRuntimeWith(b, wazero.NewRuntimeConfigCompiler())
+}
+
+func rawRuntimeWith(b *testing.B, cfg wazero.RuntimeConfig) wazero.Runtime {
 	b.Helper()
-	cfg := wazero.NewRuntimeConfigCompiler().WithMemoryLimitPages(host.DefaultMemoryLimitPages)
-	if m.closeOnDone {
-		cfg = cfg.WithCloseOnContextDone(true)
-	}
-	r := wazero.NewRuntimeWithConfig(benchCtx, cfg)
+	r := wazero.NewRuntimeWithConfig(benchCtx, cfg.WithMemoryLimitPages(host.DefaultMemoryLimitPages))
 	b.Cleanup(func() { _ = r.Close(benchCtx) })
 	return r
 }
@@ -360,6 +361,7 @@ func HostCall(r Runner) {
 // GoCall: Go → guest b:inc(i32) -> i32, one call per op.
 //
 //	wasmhot              Func.Call of a Func resolved once
+//	wasmhot_stack        Func.CallWithStack on a reused stack
 //	floor_CallWithStack  api.Function.CallWithStack on a reused stack
 //	floor_Call           api.Function.Call
 func GoCall(r Runner) {
@@ -384,6 +386,27 @@ func GoCall(r Runner) {
 			b.StopTimer()
 			if x != uint64(b.N) {
 				b.Fatalf("inc^%d(0) = %d", b.N, x)
+			}
+		})
+		r.Run(m.name+"/wasmhot_stack", func(b *testing.B) {
+			h := benchHost(b, m)
+			mustLoad(b, h, "b", "bench_b")
+			f := benchFunc(b, h, "b", "inc")
+			stack := make([]uint64, 1)
+			if err := f.CallWithStack(benchCtx, stack); err != nil {
+				b.Fatal(err)
+			}
+			stack[0] = 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := f.CallWithStack(benchCtx, stack); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if stack[0] != uint64(b.N) {
+				b.Fatalf("inc^%d(0) = %d", b.N, stack[0])
 			}
 		})
 		r.Run(m.name+"/floor_CallWithStack", func(b *testing.B) {
