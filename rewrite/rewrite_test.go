@@ -3,7 +3,9 @@ package rewrite_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,5 +225,69 @@ func TestGuestExamples(t *testing.T) {
 	}
 	if n < 30 {
 		t.Fatalf("rewrote %d modules, want every guest example", n)
+	}
+}
+
+// bound keeps the random inputs of the guests' loops and recursions short.
+func bound(fn string) uint64 {
+	if fn == "fib" {
+		return 25
+	}
+	return 1 << 10
+}
+
+// TestDifferential calls every numeric export of the guest examples that
+// import nothing, unrewritten and rewritten, on random small inputs and
+// edge values: the results and traps must be the same.
+func TestDifferential(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	edges := []uint64{0, 1, 2, 0x7fffffff, 0x80000000, 0xffffffff, 1 << 63, ^uint64(0)}
+	checked := 0
+	for _, name := range []string{"cpu", "bench_b", "huge_memory"} {
+		wasm := guestexamples.Wasm(name)
+		plainR := wazero.NewRuntime(ctx)
+		defer plainR.Close(ctx)
+		plain, err := plainR.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithStartFunctions())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		m := newMeter(t, 1000)
+		out, _, err := rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, InitialFuel: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		metered, err := m.r.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+		if err != nil {
+			t.Fatalf("%s rewritten: %v", name, err)
+		}
+		for fn, def := range plain.ExportedFunctionDefinitions() {
+			if fn == "spin" {
+				continue // never returns, either way
+			}
+			for i := 0; i < 50; i++ {
+				args := make([]uint64, len(def.ParamTypes()))
+				for j := range args {
+					if i < len(edges) && len(args) > 1 {
+						args[j] = edges[(i+j)%len(edges)]
+					} else {
+						args[j] = rng.Uint64N(bound(fn))
+					}
+					if def.ParamTypes()[j] == api.ValueTypeI32 {
+						args[j] = uint64(uint32(args[j]))
+					}
+				}
+				want, werr := plain.ExportedFunction(fn).Call(ctx, args...)
+				got, gerr := metered.ExportedFunction(fn).Call(ctx, args...)
+				if (werr == nil) != (gerr == nil) || fmt.Sprint(want) != fmt.Sprint(got) {
+					t.Fatalf("%s.%s%v: unrewritten %v, %v; rewritten %v, %v", name, fn, args, want, werr, got, gerr)
+				}
+				checked++
+			}
+		}
+	}
+	t.Logf("%d calls compared", checked)
+	if checked < 300 {
+		t.Fatalf("only %d calls compared", checked)
 	}
 }
