@@ -23,6 +23,9 @@
 // (the "wasmhot" import module) is described in docs/design.md.
 //
 // Two execution modes trade speed for control: [Sandboxed] (the default)
-// can interrupt any running guest; [Trusted] runs faster but can stop a
-// guest only when it calls the host.
+// rewrites every guest at load to meter fuel (package rewrite), so it can
+// stop any running guest within one fuel slice, enforce fuel budgets
+// ([Config.WithFuel]) and count each process's fuel; [Trusted] runs guests
+// as loaded, a little faster, but can stop a guest only when it calls the
+// host.
 package host

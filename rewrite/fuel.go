@@ -39,6 +39,9 @@ type point struct {
 type frame struct {
 	op   byte
 	dead bool // the construct began in unreachable code
+	// For an if: the points charging the block that holds it and the
+	// first blocks of its arms (-1: none).
+	parent, then, els int
 }
 
 // body rewrites one function body.
@@ -78,8 +81,22 @@ func (rw *rewriter) body(b []byte) ([]byte, error) {
 // checked), and after if, else, br_if and the end of a block or if (charged
 // only). Code after an unconditional branch is unreachable until the next
 // else or end and is not charged.
+//
+// Two refinements keep the counts exact and the code cheaper. Exactly one
+// arm of an if with an else runs, so the cheaper arm's first block is
+// charged with the if (and the other's first block by the difference),
+// which leaves the cheaper arm nothing to charge. A function that makes no
+// call can only cycle through its loops, whose headers are checked, so its
+// entry charges without a check.
 func meter(ins []instr) ([]point, error) {
-	points := []point{{at: 0, check: true}}
+	calls := false
+	for _, in := range ins {
+		switch in.op {
+		case opCall, opCallIndirect, opReturnCall, opReturnCallIndirect:
+			calls = true
+		}
+	}
+	points := []point{{at: 0, check: calls}}
 	cur := 0 // the point charging the current block; -1 in unreachable code
 	dead := false
 	var frames []frame
@@ -93,24 +110,28 @@ func meter(ins []instr) ([]point, error) {
 		}
 		switch in.op {
 		case opBlock:
-			frames = append(frames, frame{opBlock, dead})
+			frames = append(frames, frame{op: opBlock, dead: dead})
 		case opLoop:
-			frames = append(frames, frame{opLoop, dead})
+			frames = append(frames, frame{op: opLoop, dead: dead})
 			if !dead {
 				begin(i+1, true)
 			}
 		case opIf:
-			frames = append(frames, frame{opIf, dead})
+			f := frame{op: opIf, dead: dead, parent: cur, then: -1, els: -1}
 			if !dead {
 				begin(i+1, false)
+				f.then = cur
 			}
+			frames = append(frames, f)
 		case opElse:
 			if len(frames) == 0 || frames[len(frames)-1].op != opIf {
 				return nil, fmt.Errorf("%w: else outside if", ErrMalformed)
 			}
-			dead, cur = frames[len(frames)-1].dead, -1
+			f := &frames[len(frames)-1]
+			dead, cur = f.dead, -1
 			if !dead {
 				begin(i+1, false)
+				f.els = cur
 			}
 		case opEnd:
 			if len(frames) == 0 {
@@ -123,6 +144,12 @@ func meter(ins []instr) ([]point, error) {
 			frames = frames[:len(frames)-1]
 			if f.op == opLoop {
 				continue // only reached by falling through: the same block goes on
+			}
+			if f.op == opIf && f.parent >= 0 && f.then >= 0 && f.els >= 0 {
+				m := min(points[f.then].n, points[f.els].n)
+				points[f.parent].n += m
+				points[f.then].n -= m
+				points[f.els].n -= m
 			}
 			dead, cur = f.dead, -1
 			if !dead {
