@@ -20,10 +20,10 @@
 // when it is entered (the counter is decremented), so a run's fuel use is
 // exact and the same on every run of the same code on the same input.
 // Checks, which compare the counter with zero and call the tick import when
-// it is negative, sit only at function entries and loop headers: every
-// cycle of control flow (a loop's back edge, recursion) passes one, so a
-// guest runs at most one function body's straight-line code past the point
-// where its fuel ran out. The tick import receives the (negative) counter
+// it is negative, sit only at loop headers and at the entries of functions
+// that make calls: every cycle of control flow (a loop's back edge,
+// recursion) passes one, so a guest runs at most one function body's
+// straight-line code past the point where its fuel ran out. The tick import receives the (negative) counter
 // and returns the new one; it is where a host stops, meters or yields.
 //
 // A module that already uses the reserved names (an import from
