@@ -61,14 +61,24 @@ func (f *Func) Call(ctx context.Context, args ...uint64) ([]uint64, error) {
 				f.slot.Module, f.slot.Function, ErrBadArity, len(args), t.sig)
 		}
 		c := t.code
-		if !c.gate.Enter() {
+		in, err := c.lend(ctx)
+		if err == errGateClosed {
 			unpin()
 			continue // purged since the lookup; the table has moved on
 		}
-		res, err := c.callGo(withPin(ctx, c, pin), t, args)
-		c.gate.Leave()
+		if err != nil {
+			unpin()
+			return nil, err
+		}
+		stack := make([]uint64, max(len(t.sig.Params), len(t.sig.Results)))
+		copy(stack, args)
+		err = c.callStack(withPin(ctx, c, pin), t, in, stack)
+		c.giveBack(in)
 		unpin()
-		return res, err
+		if err != nil {
+			return nil, err
+		}
+		return stack[:len(t.sig.Results)], nil
 	}
 }
 
@@ -106,46 +116,37 @@ func (f *Func) CallWithStack(ctx context.Context, stack []uint64) error {
 				f.slot.Module, f.slot.Function, ErrBadArity, len(stack), t.sig)
 		}
 		c := t.code
-		if !c.gate.Enter() {
+		in, err := c.lend(ctx)
+		if err == errGateClosed {
 			unpin()
 			continue
 		}
-		err := c.callStack(withPin(ctx, c, pin), t, stack)
-		c.gate.Leave()
+		if err != nil {
+			unpin()
+			return err
+		}
+		err = c.callStack(withPin(ctx, c, pin), t, in, stack)
+		c.giveBack(in)
 		unpin()
 		return err
 	}
 }
 
-// callGo runs one Go → guest call on a pooled instance. The caller holds the
-// gate.
-func (c *code) callGo(ctx context.Context, t *target, args []uint64) ([]uint64, error) {
-	stack := make([]uint64, max(len(t.sig.Params), len(t.sig.Results)))
-	copy(stack, args)
-	if err := c.callStack(ctx, t, stack); err != nil {
-		return nil, err
-	}
-	return stack[:len(t.sig.Results)], nil
-}
-
-func (c *code) callStack(ctx context.Context, t *target, stack []uint64) error {
+// callStack runs one Go → guest call on in, lent by lend; a failed call
+// closes in.
+func (c *code) callStack(ctx context.Context, t *target, in *instance, stack []uint64) error {
 	if c.h.cfg.callTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.h.cfg.callTimeout)
 		defer cancel()
 	}
-	in, err := c.get(ctx)
-	if err != nil {
-		return err
-	}
 	ctx, a := c.h.callAccount(ctx)
 	in.fuelIn(a)
-	err = in.fn(t.idx).CallWithStack(ctx, stack)
+	err := in.fn(t.idx).CallWithStack(ctx, stack)
 	over := in.fuelOut(a)
 	if err != nil {
 		return c.callError(ctx, in, t, err)
 	}
-	c.put(in)
 	if over {
 		return c.overBudget(t, a)
 	}

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -35,8 +36,11 @@ type code struct {
 	// (0 while current).
 	oldSince atomic.Uint64
 
-	// spare is a one-instance pool in front of idle: the common case of a
-	// Go call borrows and returns without a lock.
+	// spare is a one-instance pool in front of idle for Go calls. A parked
+	// spare holds a ticket of the gate, which the next Go call inherits:
+	// the common case then costs one atomic swap to borrow and one
+	// compare-and-swap to return, instead of also entering and leaving the
+	// gate. Closing the gate takes the spare back (reclaimSpare).
 	spare atomic.Pointer[instance]
 
 	mu    sync.Mutex
@@ -62,6 +66,7 @@ func (h *Host) newCode(v *modules.Version) *code {
 		live:    map[*instance]struct{}{},
 		procs:   map[*process]int{},
 	}
+	c.gate.OnClose(c.reclaimSpare)
 	starts := []string{}
 	for _, imp := range v.Imports {
 		if imp.Module == wasiModule {
@@ -178,9 +183,76 @@ func (in *instance) close(exitCode uint32) {
 	})
 }
 
-// get borrows an instance for a Go call. The caller must hold the gate.
+// errGateClosed: lend found the version purged; look up the current one.
+var errGateClosed = errors.New("host: version closed")
+
+// lend admits a Go call to c and lends it an instance: the spare, whose
+// gate ticket the call inherits, or one from the idle list or a new one,
+// after entering the gate. It fails with errGateClosed when c is being
+// purged. End the call with giveBack.
+func (c *code) lend(ctx context.Context) (*instance, error) {
+	if in := c.spare.Swap(nil); in != nil {
+		if !c.gate.Closed() {
+			return in, nil
+		}
+		c.putIdle(in)
+		c.gate.Leave()
+		return nil, errGateClosed
+	}
+	if !c.gate.Enter() {
+		return nil, errGateClosed
+	}
+	in, err := c.get(ctx)
+	if err != nil {
+		c.gate.Leave()
+		return nil, err
+	}
+	return in, nil
+}
+
+// giveBack ends a Go call begun with lend: the instance becomes the spare
+// with the call's gate ticket, or goes to the idle list and the ticket is
+// returned. A closed instance is dropped.
+func (c *code) giveBack(in *instance) {
+	if in.mod.IsClosed() {
+		in.close(0)
+		c.gate.Leave()
+		return
+	}
+	if c.spare.CompareAndSwap(nil, in) {
+		if c.gate.Closed() { // a purge began: it may have missed the spare
+			c.reclaimSpare()
+		}
+		return
+	}
+	c.putIdle(in)
+	c.gate.Leave()
+}
+
+// reclaimSpare takes the parked spare back and returns its gate ticket. The
+// gate calls it when it closes, so that a purge does not wait for an idle
+// instance.
+func (c *code) reclaimSpare() {
+	if in := c.spare.Swap(nil); in != nil {
+		c.putIdle(in)
+		c.gate.Leave()
+	}
+}
+
+// inFlight is the number of calls running in c (the parked spare's ticket
+// is not a call).
+func (c *code) inFlight() int64 {
+	n := c.gate.InFlight()
+	if c.spare.Load() != nil {
+		n--
+	}
+	return max(n, 0)
+}
+
+// get borrows an instance for a call whose caller holds the gate.
 func (c *code) get(ctx context.Context) (*instance, error) {
 	if in := c.spare.Swap(nil); in != nil {
+		c.gate.Leave() // the spare's ticket; the caller holds its own
 		return in, nil
 	}
 	c.mu.Lock()
@@ -194,15 +266,18 @@ func (c *code) get(ctx context.Context) (*instance, error) {
 	return c.instantiate(ctx, nil)
 }
 
-// put returns a borrowed instance; a closed one is dropped.
+// put returns an instance borrowed with get; a closed one is dropped.
 func (c *code) put(in *instance) {
 	if in.mod.IsClosed() {
 		in.close(0)
 		return
 	}
-	if c.spare.CompareAndSwap(nil, in) {
-		return // Free closes it with the others: it stays in live
-	}
+	c.putIdle(in)
+}
+
+// putIdle adds an open instance to the idle list, or closes it when c was
+// freed.
+func (c *code) putIdle(in *instance) {
 	c.mu.Lock()
 	if c.freed {
 		c.mu.Unlock()

@@ -359,7 +359,7 @@ func (h *Host) versionInfo(v *modules.Version) *VersionInfo {
 	}
 	if c := h.codeOf(v); c != nil {
 		vi.Lingering = c.lingering()
-		vi.InFlight = c.gate.InFlight()
+		vi.InFlight = c.inFlight()
 	}
 	return vi
 }

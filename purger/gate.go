@@ -14,7 +14,14 @@ type Gate struct {
 
 	mu      sync.Mutex
 	drained chan struct{} // closed when n reaches 0 after Close
+	onClose func()
 }
+
+// OnClose sets a function that Close calls once the gate admits no new
+// calls, before it looks at the calls in flight: for a holder that keeps
+// admitted tickets parked (an idle instance ready for the next call) to
+// give them back. Set it before the gate is used.
+func (g *Gate) OnClose(f func()) { g.onClose = f }
 
 // Enter admits one call. It returns false, admitting nothing, when the gate
 // is closed: the version is being purged and the caller must look up the
@@ -68,6 +75,9 @@ func (g *Gate) Close() {
 	}
 	g.mu.Unlock()
 	g.closed.Store(true)
+	if g.onClose != nil {
+		g.onClose()
+	}
 	if g.n.Load() == 0 {
 		g.signal()
 	}

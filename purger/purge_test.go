@@ -865,9 +865,9 @@ func TestPurgeContextExpires(t *testing.T) {
 				tg.setLingering(p)
 				defer p.exit()
 			}
+			start := time.Now() // before the deadline is set, so that it cannot come early
 			ctx, cancel := context.WithTimeout(context.Background(), 3*short)
 			defer cancel()
-			start := time.Now()
 			var res purger.Result
 			var err error
 			waitDone(t, async(func() { res, err = purger.Purge(ctx, tg, tc.opts) }), "Purge")
