@@ -55,7 +55,11 @@ func (rw *rewriter) body(b []byte) ([]byte, error) {
 	prologue := r.pos
 	var ins []instr
 	for !r.done() {
-		ins = append(ins, r.next())
+		in := r.next()
+		if err := rw.m.checkIndices(in); err != nil && r.err == nil {
+			return nil, err
+		}
+		ins = append(ins, in)
 	}
 	if r.err != nil {
 		return nil, r.err

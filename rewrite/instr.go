@@ -33,13 +33,18 @@ const (
 	blockEmpty = 0x40
 )
 
-// instr is one decoded instruction: where it lies, its opcode, and the
-// function index it names (call, return_call, ref.func), if any.
+// instr is one decoded instruction: where it lies, its opcode, the
+// function index it names (call, return_call, ref.func), if any, and the
+// global and type indices it names, which the rewrite checks: an index
+// one past the input's last global or type would name what the rewrite
+// adds.
 type instr struct {
 	start, end int
 	op         byte
 	fn         uint32
 	hasFn      bool
+	global     int64 // -1: none
+	typ        int64 // -1: none
 }
 
 // cost is the instruction's fuel cost: structural markers compile to no
@@ -54,7 +59,7 @@ func (in instr) cost() int64 {
 
 // next decodes the instruction at the cursor.
 func (r *reader) next() instr {
-	in := instr{start: r.pos}
+	in := instr{start: r.pos, global: -1, typ: -1}
 	in.op = r.byte()
 	switch op := in.op; {
 	case op == opUnreachable, op == opNop, op == opElse, op == opEnd, op == opReturn,
@@ -62,9 +67,11 @@ func (r *reader) next() instr {
 		op >= 0x45 && op <= 0xc4, // numeric, sign extension
 		op == 0xd1:               // ref.is_null
 	case op == opBlock, op == opLoop, op == opIf:
-		r.blockType()
+		in.typ = r.blockType()
+	case op == opGlobalGet, op == opGlobalSet:
+		in.global = int64(r.u32())
 	case op == opBr, op == opBrIf,
-		op >= 0x20 && op <= 0x26: // local.*, global.*, table.get/set
+		op >= 0x20 && op <= 0x26: // local.*, table.get/set
 		r.u32()
 	case op == opBrTable:
 		n := r.count(1)
@@ -74,7 +81,7 @@ func (r *reader) next() instr {
 	case op == opCall, op == opReturnCall, op == opRefFunc:
 		in.fn, in.hasFn = r.u32(), true
 	case op == opCallIndirect, op == opReturnCallIndirect:
-		r.u32() // type
+		in.typ = int64(r.u32())
 		r.u32() // table
 	case op == 0x1c: // select t*
 		n := r.count(1)
@@ -115,17 +122,20 @@ func (r *reader) unsupported(what string) {
 	r.pos = len(r.b)
 }
 
-func (r *reader) blockType() {
+// blockType reads a block type and returns its type index, or -1.
+func (r *reader) blockType() int64 {
 	if r.pos < len(r.b) {
 		switch r.b[r.pos] {
 		case blockEmpty, 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
 			r.pos++
-			return
+			return -1
 		}
 	}
-	if t := r.sleb(33); r.err == nil && t < 0 {
+	t := r.sleb(33)
+	if r.err == nil && t < 0 {
 		r.unsupported(fmt.Sprintf("block type %d", t))
 	}
+	return t
 }
 
 func (r *reader) valType() {

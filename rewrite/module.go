@@ -45,6 +45,34 @@ type module struct {
 	globals  uint32 // imported and defined globals
 }
 
+// checkIndices refuses an instruction that names a global or a type the
+// input does not have: after the rewrite, the next index would name the
+// injected fuel counter or tick type, making an invalid module valid and
+// handing it the counter.
+func (m *module) checkIndices(in instr) error {
+	if in.global >= int64(m.globals) {
+		return fmt.Errorf("%w: unknown global %d", ErrMalformed, in.global)
+	}
+	if in.typ >= int64(m.types) {
+		return fmt.Errorf("%w: unknown type %d", ErrMalformed, in.typ)
+	}
+	return nil
+}
+
+// typeIndex refuses a function's type index the input does not have.
+func (m *module) typeIndex(r *reader) {
+	if t := r.u32(); r.err == nil && t >= m.types {
+		r.fail("unknown type %d", t)
+	}
+}
+
+// end refuses bytes after the last item of a section.
+func (r *reader) end(section string) {
+	if r.err == nil && !r.done() {
+		r.fail("trailing bytes in the %s section", section)
+	}
+}
+
 // parse splits wasm into sections and counts what the rewrite shifts.
 func parse(wasm []byte) (*module, error) {
 	if len(wasm) < len(header) || !bytes.Equal(wasm[:len(header)], header) {
@@ -94,7 +122,7 @@ func (m *module) scan(id byte, content []byte) error {
 			}
 			switch kind := r.byte(); kind {
 			case 0x00: // func
-				r.u32()
+				m.typeIndex(r)
 				m.funcImps++
 			case 0x01: // table
 				r.refType()
@@ -112,9 +140,17 @@ func (m *module) scan(id byte, content []byte) error {
 				r.fail("import kind %#x", kind)
 			}
 		}
+		r.end("import")
+	case secFunction:
+		n := r.count(1)
+		for i := uint32(0); i < n && r.err == nil; i++ {
+			m.typeIndex(r)
+		}
+		r.end("function")
 	case secGlobal:
 		n := r.count(3)
 		m.globals += n
+		return r.err // the globals are decoded when the section is rewritten
 	case secExport:
 		n := r.count(3)
 		for i := uint32(0); i < n && r.err == nil; i++ {
@@ -124,6 +160,7 @@ func (m *module) scan(id byte, content []byte) error {
 			r.byte()
 			r.u32()
 		}
+		r.end("export")
 	}
 	return r.err
 }
@@ -259,6 +296,7 @@ func (rw *rewriter) section(id byte, content []byte) ([]byte, error) {
 			out = append(out, r.byte(), r.byte()) // type, mutability
 			out = rw.constExpr(r, out)
 		}
+		r.end("global")
 		out = append(out, 0x7e, 0x01, opI64Const) // mut i64
 		out = appendS64(out, rw.opts.InitialFuel)
 		return append(out, opEnd), r.err
@@ -272,16 +310,22 @@ func (rw *rewriter) section(id byte, content []byte) ([]byte, error) {
 			out = appendName(out, r.name())
 			kind := r.byte()
 			idx := r.u32()
-			if kind == 0x00 {
+			switch {
+			case kind == 0x00:
 				idx = rw.fn(idx)
+			case kind == 0x03 && idx >= rw.m.globals && r.err == nil:
+				r.fail("export of unknown global %d", idx)
 			}
 			out = appendU32(append(out, kind), idx)
 		}
+		r.end("export")
 		out = appendName(out, FuelGlobal)
 		out = append(out, 0x03)
 		return appendU32(out, rw.info.FuelIndex), r.err
 	case secStart:
-		return appendU32(nil, rw.fn(r.u32())), r.err
+		out = appendU32(nil, rw.fn(r.u32()))
+		r.end("start")
+		return out, r.err
 	case secElement:
 		return rw.elements(r)
 	case secCode:
@@ -296,6 +340,9 @@ func (rw *rewriter) section(id byte, content []byte) ([]byte, error) {
 func (rw *rewriter) constExpr(r *reader, out []byte) []byte {
 	for r.err == nil {
 		in := r.next()
+		if err := rw.m.checkIndices(in); err != nil && r.err == nil {
+			r.err = err
+		}
 		out = rw.emit(out, r.b, in)
 		if in.op == opEnd {
 			break
