@@ -291,3 +291,36 @@ func TestDifferential(t *testing.T) {
 		t.Fatalf("only %d calls compared", checked)
 	}
 }
+
+// TestRefusesWhatTheRewriteWouldValidate: modules that name one global or
+// type past their own are invalid, but the rewrite adds exactly such a
+// global (the fuel counter) and type. They must be refused, not handed the
+// counter.
+func TestRefusesWhatTheRewriteWouldValidate(t *testing.T) {
+	const (
+		types  = "\x01\x05\x01\x60\x00\x01\x7e" // (func (result i64))
+		funcs  = "\x03\x02\x01\x00"
+		header = "\x00asm\x01\x00\x00\x00"
+	)
+	code := func(body string) string {
+		b := "\x00" + body + "\x0b"
+		c := "\x01" + string(rune(len(b))) + b
+		return "\x0a" + string(rune(len(c))) + c
+	}
+	tests := map[string]string{
+		"global.get of an unknown global": header + types + funcs + code("\x23\x00"),
+		"block of an unknown type":        header + types + funcs + code("\x02\x01\x0b\x42\x00"),
+		"export of an unknown global":     header + types + funcs + "\x07\x05\x01\x01g\x03\x00" + code("\x42\x00"),
+	}
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	for name, wasm := range tests {
+		if _, err := r.CompileModule(ctx, []byte(wasm)); err == nil {
+			t.Fatalf("%s: wazero accepts the input", name)
+		}
+		if _, _, err := rewrite.Rewrite([]byte(wasm), rewrite.Options{Fuel: true}); !errors.Is(err, rewrite.ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
+}
