@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -110,6 +111,7 @@ type instance struct {
 	// metered); granted is what the host last put in it.
 	fuel    api.MutableGlobal
 	granted int64
+	yielded time.Time // the last tick that yielded the CPU (fuel.go)
 	// scratch is the value stack of external calls made on this instance,
 	// which the caller holds exclusively for the call.
 	scratch [maxExtParams]uint64
