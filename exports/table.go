@@ -1,11 +1,9 @@
 package exports
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Errors returned by callers that resolve through the table.
@@ -29,11 +27,10 @@ const (
 
 type chunk[T any] [chunkSize]*T
 
-// generation is immutable once published, but for its pin count.
+// generation is immutable once published.
 type generation[T any] struct {
 	chunks []*chunk[T]
 	seq    uint64
-	pins   atomic.Int64
 }
 
 // Table maps module:function names to entries of type *T. The zero value is
@@ -45,9 +42,6 @@ type Table[T any] struct {
 	slots    map[string]map[string]*Slot[T]
 	nslots   int
 	byModule map[string][]*Slot[T]
-	// retired are the superseded generations that were pinned when they
-	// were superseded, oldest first.
-	retired []*generation[T]
 }
 
 // New returns an empty table: every name resolves to a slot that is undef.
@@ -73,11 +67,6 @@ type Slot[T any] struct {
 // when the name is undef.
 func (s *Slot[T]) Lookup() *T {
 	return s.lookupIn(s.t.gen.Load())
-}
-
-// LookupIn returns the entry the name has in a pinned generation.
-func (s *Slot[T]) LookupIn(p Pin[T]) *T {
-	return s.lookupIn(p.g)
 }
 
 func (s *Slot[T]) lookupIn(g *generation[T]) *T {
@@ -159,72 +148,7 @@ func (t *Table[T]) Publish(updates ...Update[T]) uint64 {
 	}
 	g := &generation[T]{chunks: chunks, seq: old.seq + 1}
 	t.gen.Store(g)
-	// Only a generation that was current can gain pins, so a superseded
-	// one with no pins now never will again.
-	if old.pins.Load() > 0 {
-		t.retired = append(t.retired, old)
-	}
 	return g.seq
-}
-
-// Pin is a generation held for a call chain: every lookup through it sees
-// the export table as it was when the chain began, so modules switched
-// together are seen together. The zero Pin is not valid.
-type Pin[T any] struct{ g *generation[T] }
-
-// Valid reports whether p holds a generation.
-func (p Pin[T]) Valid() bool { return p.g != nil }
-
-// Seq returns the pinned generation's sequence number.
-func (p Pin[T]) Seq() uint64 { return p.g.seq }
-
-// Pin holds the current generation until [Table.Unpin]. Code that became
-// old in a later publish stays reachable through the pin; see
-// [Table.WaitUnpinned].
-func (t *Table[T]) Pin() Pin[T] {
-	for {
-		g := t.gen.Load()
-		g.pins.Add(1)
-		if t.gen.Load() == g {
-			return Pin[T]{g}
-		}
-		g.pins.Add(-1) // superseded meanwhile: pin the new one
-	}
-}
-
-// Unpin releases a pin.
-func (t *Table[T]) Unpin(p Pin[T]) { p.g.pins.Add(-1) }
-
-// WaitUnpinned waits until no generation older than seq is pinned, that is
-// until no call chain can still reach entries that a publish numbered seq
-// replaced. It polls: call chains are short and purges are rare.
-func (t *Table[T]) WaitUnpinned(ctx context.Context, seq uint64) error {
-	wait := time.Microsecond
-	for {
-		t.mu.Lock()
-		busy := false
-		kept := t.retired[:0]
-		for _, g := range t.retired {
-			if g.pins.Load() > 0 {
-				kept = append(kept, g)
-				if g.seq < seq {
-					busy = true
-				}
-			}
-		}
-		clear(t.retired[len(kept):])
-		t.retired = kept
-		t.mu.Unlock()
-		if !busy {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, time.Millisecond)
-	}
 }
 
 // Seq returns the sequence number of the current generation; it grows by one

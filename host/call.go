@@ -51,30 +51,26 @@ func (f *Func) Call(ctx context.Context, args ...uint64) ([]uint64, error) {
 		return nil, err
 	}
 	for {
-		t, pin, unpin := f.h.resolve(ctx, f.slot)
+		t := f.h.resolve(ctx, f.slot)
 		if t == nil {
 			return nil, undefErr(f.slot.Module, f.slot.Function)
 		}
 		if len(args) != len(t.sig.Params) {
-			unpin()
 			return nil, fmt.Errorf("module[%s] function[%s]: %w: %d arguments for %s",
 				f.slot.Module, f.slot.Function, ErrBadArity, len(args), t.sig)
 		}
 		c := t.code
 		in, err := c.lend(ctx)
 		if err == errGateClosed {
-			unpin()
 			continue // purged since the lookup; the table has moved on
 		}
 		if err != nil {
-			unpin()
 			return nil, err
 		}
 		stack := make([]uint64, max(len(t.sig.Params), len(t.sig.Results)))
 		copy(stack, args)
-		err = c.callStack(withPin(ctx, c, pin), t, in, stack)
+		err = c.callStack(ctx, t, in, stack)
 		c.giveBack(in)
-		unpin()
 		if err != nil {
 			return nil, err
 		}
@@ -82,20 +78,16 @@ func (f *Func) Call(ctx context.Context, args ...uint64) ([]uint64, error) {
 	}
 }
 
-// resolve looks up a Go call's target, loading its module from the code
-// path if needed. When the target makes external calls of its own, the
-// lookup is made in a pinned generation that the whole call chain then
-// uses (see exports.Pin); unpin releases it.
-func (h *Host) resolve(ctx context.Context, slot *exports.Slot[target]) (*target, exports.Pin[target], func()) {
+// resolve looks up a call's target in the current generation of the
+// export table, loading its module from the code path if needed. Every
+// call, the external calls a call chain makes included, resolves at the
+// moment it is made: a chain does not keep the generation it began in.
+func (h *Host) resolve(ctx context.Context, slot *exports.Slot[target]) *target {
 	t := slot.Lookup()
 	if t == nil && h.autoload(ctx, slot.Module) {
 		t = slot.Lookup()
 	}
-	if t == nil || len(t.code.stubs) == 0 {
-		return t, exports.Pin[target]{}, func() {}
-	}
-	pin := h.exports.Pin()
-	return slot.LookupIn(pin), pin, func() { h.exports.Unpin(pin) }
+	return t
 }
 
 // CallWithStack is Call without allocations: stack holds the arguments on
@@ -106,28 +98,24 @@ func (f *Func) CallWithStack(ctx context.Context, stack []uint64) error {
 		return err
 	}
 	for {
-		t, pin, unpin := f.h.resolve(ctx, f.slot)
+		t := f.h.resolve(ctx, f.slot)
 		if t == nil {
 			return undefErr(f.slot.Module, f.slot.Function)
 		}
 		if len(stack) < max(len(t.sig.Params), len(t.sig.Results)) {
-			unpin()
 			return fmt.Errorf("module[%s] function[%s]: %w: stack of %d for %s",
 				f.slot.Module, f.slot.Function, ErrBadArity, len(stack), t.sig)
 		}
 		c := t.code
 		in, err := c.lend(ctx)
 		if err == errGateClosed {
-			unpin()
 			continue
 		}
 		if err != nil {
-			unpin()
 			return err
 		}
-		err = c.callStack(withPin(ctx, c, pin), t, in, stack)
+		err = c.callStack(ctx, t, in, stack)
 		c.giveBack(in)
-		unpin()
 		return err
 	}
 }
@@ -214,23 +202,20 @@ func (f *Func) CallBytes(ctx context.Context, in []byte) ([]byte, error) {
 			f.slot.Module, f.slot.Function, ErrLimit, len(in), f.h.cfg.maxMessageSize)
 	}
 	for {
-		t, pin, unpin := f.h.resolve(ctx, f.slot)
+		t := f.h.resolve(ctx, f.slot)
 		if t == nil {
 			return nil, undefErr(f.slot.Module, f.slot.Function)
 		}
 		if !t.sig.Equal(bytesSig) {
-			unpin()
 			return nil, fmt.Errorf("module[%s] function[%s]: %w: %s is not a bytes function %s",
 				f.slot.Module, f.slot.Function, ErrBadArity, t.sig, bytesSig)
 		}
 		c := t.code
 		if !c.gate.Enter() {
-			unpin()
 			continue
 		}
-		out, err := c.callBytesGo(withPin(ctx, c, pin), t, in)
+		out, err := c.callBytesGo(ctx, t, in)
 		c.gate.Leave()
-		unpin()
 		return out, err
 	}
 }

@@ -33,9 +33,6 @@ type code struct {
 	wasi        bool   // imports WASI (granted: checked at prepare)
 	stubs       []stub // one per imported guest module; fixed after link
 	stubsClosed sync.Once
-	// oldSince is the export-table generation that made this version old
-	// (0 while current).
-	oldSince atomic.Uint64
 
 	// spare is a one-instance pool in front of idle for Go calls. A parked
 	// spare holds a ticket of the gate, which the next Go call inherits:
@@ -312,16 +309,6 @@ func (c *code) Lingering() []purger.Process {
 		}
 	}
 	return out
-}
-
-// Settle implements purger.Target: it waits until no call chain that began
-// while c was current is still running.
-func (c *code) Settle(ctx context.Context) error {
-	seq := c.oldSince.Load()
-	if seq == 0 {
-		return nil
-	}
-	return c.h.exports.WaitUnpinned(ctx, seq)
 }
 
 // InterruptCalls implements purger.Target: it closes every instance in use.

@@ -94,21 +94,18 @@ func (h *Host) abiCallBytes(ctx context.Context, m api.Module, stack []uint64) {
 		stack[0] = i32Code(abiBadArgument)
 		return
 	}
-	slot := h.slot(mod, fn)
-	pin, started := h.chain(ctx, p)
-	defer h.endChain(p, pin, started)
-	t := h.lookupIn(ctx, slot, pin)
+	isBytes := func(t *target) bool { return t.sig.Equal(bytesSig) && t.code.alloc >= 0 && t.code.ver.Memory }
+	t := h.enterCurrent(ctx, h.slot(mod, fn), isBytes)
 	if t == nil {
 		stack[0] = i32Code(abiUndef)
 		return
 	}
-	if !t.sig.Equal(bytesSig) || t.code.alloc < 0 || !t.code.ver.Memory {
+	if !isBytes(t) {
 		stack[0] = i32Code(abiBadArity)
 		return
 	}
 	c := t.code
-	enterChain(p, c)
-	out, err := h.guestBytesCall(withPin(ctx, c, pin), p, t, data)
+	out, err := h.guestBytesCall(ctx, p, t, data)
 	c.gate.Leave()
 	if err != nil {
 		if p != nil && p.killed() {

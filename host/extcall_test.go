@@ -1,6 +1,7 @@
 package host_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +36,7 @@ var externalRows = []conformanceRow{
 			t.Fatalf("exit %v, want killed", e)
 		}
 	}},
-	{"9_external_call_of_removed_export_from_old_code", func(t *testing.T, cfg host.Config) {
+	{"13_external_call_of_removed_export_from_old_code", func(t *testing.T, cfg host.Config) {
 		n := newNode(t, cfg)
 		n.Load("e_mod", wasm("e_mod_v1"))
 		p := n.Spawn("e_mod", "linger", "")
@@ -47,6 +48,90 @@ var externalRows = []conformanceRow{
 		n.Send(p, "e")
 		if e := n.Exit(p); e.Reason != host.Undef || !errors.Is(e.Err, host.ErrUndef) {
 			t.Fatalf("exit %v, want undef", e)
+		}
+	}},
+	{"14_long_chain_reaches_new_version", func(t *testing.T, cfg host.Config) {
+		// pc:run → x:work, which calls y:version() until it answers
+		// something new: the process's life is one external call, and every
+		// call inside it reaches the version current when it is made.
+		n := newNode(t, cfg)
+		n.Load("chain_y", chainY(t, 1))
+		n.Load("chain_x", wasm("chain_x"))
+		n.Load("chain_pc", wasm("chain_pc"))
+		p := n.Spawn("chain_pc", "run", "")
+		waitFor(t, func() bool { return lingering(n, "chain_x") == 1 })
+		n.Load("chain_y", chainY(t, 2))
+		if e := n.Exit(p); e.Reason != host.Normal {
+			t.Fatalf("exit %v, want normal: the chain never reached chain_y's new version", e)
+		}
+		if got := n.Lines(p, 1); got[0] != "saw a new version" {
+			t.Fatalf("log %q", got)
+		}
+	}},
+	{"15_purge_during_long_chain_kills_exactly", func(t *testing.T, cfg host.Config) {
+		// Two processes inside x:work (x v1 on their stacks), one that only
+		// called y once and waits: a purge of old x kills the two and says
+		// so, and check_process_code agreed beforehand.
+		n := newNode(t, cfg)
+		n.Load("chain_y", chainY(t, 1))
+		n.Load("chain_x", wasm("chain_x"))
+		n.Load("chain_pc", wasm("chain_pc"))
+		a, b := n.Spawn("chain_pc", "run", ""), n.Spawn("chain_pc", "run", "")
+		idle := n.Spawn("chain_pc", "once", "")
+		waitFor(t, func() bool { return lingering(n, "chain_x") == 2 })
+		waitFor(t, func() bool { pi, _ := n.H.Process(idle); return pi.Status == host.Suspended })
+		n.Load("chain_x", wasm("chain_x")) // the same code as vsn 2: vsn 1 is old
+		for _, p := range []host.PID{a, b} {
+			if !n.Check(p, "chain_x") {
+				t.Fatalf("check_process_code(%s, chain_x) = false for a process inside x:work", p)
+			}
+		}
+		if n.Check(idle, "chain_x") {
+			t.Fatal("check_process_code = true for a process that never called chain_x")
+		}
+		res, err := n.H.Purge(context.Background(), "chain_x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Killed != 2 || !res.KilledAny() {
+			t.Fatalf("purge result %+v, want 2 killed", res)
+		}
+		for _, p := range []host.PID{a, b} {
+			if e := n.Exit(p); e.Reason != host.Killed {
+				t.Fatalf("exit %v, want killed", e)
+			}
+		}
+		if pi, _ := n.H.Process(idle); pi.Exit != nil {
+			t.Fatalf("the idle process exited: %v", pi.Exit)
+		}
+	}},
+	{"16_kill_inside_callee_instance", func(t *testing.T, cfg host.Config) {
+		n := newNode(t, cfg)
+		n.Load("chain_y", chainY(t, 1))
+		n.Load("chain_x", wasm("chain_x"))
+		n.Load("chain_pc", wasm("chain_pc"))
+		p := n.Spawn("chain_pc", "run", "")
+		waitFor(t, func() bool { return lingering(n, "chain_x") == 1 })
+		if err := n.H.Kill(p); err != nil {
+			t.Fatal(err)
+		}
+		if e := n.Exit(p); e.Reason != host.Killed {
+			t.Fatalf("exit %v, want killed", e)
+		}
+	}},
+	{"17_returned_call_does_not_linger", func(t *testing.T, cfg host.Config) {
+		n := newNode(t, cfg)
+		n.Load("chain_y", chainY(t, 1))
+		n.Load("chain_x", wasm("chain_x"))
+		n.Load("chain_pc", wasm("chain_pc"))
+		p := n.Spawn("chain_pc", "once", "")
+		waitFor(t, func() bool { pi, _ := n.H.Process(p); return pi.Status == host.Suspended })
+		n.Load("chain_y", chainY(t, 2))
+		if n.Check(p, "chain_y") || !n.SoftPurge("chain_y") {
+			t.Fatal("a process that called old chain_y and returned lingers in it")
+		}
+		if pi, _ := n.H.Process(p); pi.Exit != nil {
+			t.Fatalf("exited: %v", pi.Exit)
 		}
 	}},
 	{"10_process_in_other_module_not_killed_by_purge", func(t *testing.T, cfg host.Config) {
@@ -106,62 +191,91 @@ func TestExternalCallErrors(t *testing.T) {
 	n.Expect(bystander, []string{"x"}, "v1 got x")
 }
 
-// TestAtomicPairHammer: g_a and g_b call each other while both are
-// reloaded together 500 times. Every call chain sees one consistent pair.
-func TestAtomicPairHammer(t *testing.T) {
-	h := newHost(t, host.NewConfig().WithLog(nil))
-	load := func(v int) {
-		t.Helper()
-		err := h.AtomicLoad(ctx,
-			host.Source{Name: "g_a", Wasm: wasm(fmt.Sprintf("g_a_v%d", v))},
-			host.Source{Name: "g_b", Wasm: wasm(fmt.Sprintf("g_b_v%d", v))})
-		if err != nil {
-			t.Fatal(err)
-		}
+// chainY returns chain_y with version() answering 100000+n.
+func chainY(t testing.TB, n int) []byte {
+	t.Helper()
+	b := append([]byte(nil), wasm("chain_y")...)
+	i := bytes.Index(b, []byte{0x41, 0xa1, 0x8d, 0x06}) // i32.const 100001
+	if i < 0 || n < 1 || n > 1<<20 {
+		t.Fatalf("cannot make chain_y version %d", n)
 	}
-	load(1)
-	var stop atomic.Bool
-	var calls atomic.Int64
-	var wg sync.WaitGroup
-	errc := make(chan error, 4)
-	for g := 0; g < 4; g++ {
-		mod := []string{"g_a", "g_b"}[g%2]
-		f, _ := h.Func(mod, "pair")
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; !stop.Load(); i++ {
-				if i%16 == 0 {
-					runtime.Gosched() // let the reloader in (see TestHammerReload)
-				}
-				res, err := f.Call(ctx)
-				if err != nil {
-					errc <- err
-					return
-				}
-				calls.Add(1)
-				if v := res[0]; v/10 != v%10 {
-					errc <- fmt.Errorf("%s:pair() = %d: versions %d and %d seen in one chain", mod, v, v/10, v%10)
-					return
-				}
-			}
-		}()
+	v := uint32(100000 + n)
+	b[i+1], b[i+2], b[i+3] = byte(v)|0x80, byte(v>>7)|0x80, byte(v>>14)
+	return b
+}
+
+// lingering is the number of processes lingering in module's current
+// version: running it, or with a call into it on their stack.
+func lingering(n *node, module string) int {
+	m, err := n.H.Which(module)
+	if err != nil || m.Current == nil {
+		return 0
 	}
-	for i := 0; i < 500; i++ {
-		for _, m := range []string{"g_a", "g_b"} {
-			if _, err := h.Purge(ctx, m); err != nil {
+	return m.Current.Lingering
+}
+
+// TestChainHammer: Go calls call x → y in loops while y is reloaded 300
+// times, each time with a higher version. No call fails, and every answer
+// is from a version that was current during the call. The callers yield
+// now and then: on two cores, four callers that never yield make each
+// reload wait for the scheduler's time slices, which is a matter for the
+// benchmarks (the reload storm), not for this check.
+func TestChainHammer(t *testing.T) {
+	for _, mode := range []host.Mode{host.Sandboxed, host.Trusted} {
+		t.Run(mode.String(), func(t *testing.T) {
+			h := newHost(t, host.NewConfig().WithMode(mode).WithLog(nil))
+			if _, err := h.Load(ctx, "chain_y", chainY(t, 1)); err != nil {
 				t.Fatal(err)
 			}
-		}
-		load(1 + (i+1)%2)
+			mustLoad(t, h, "chain_x", "chain_x")
+			var current atomic.Int64 // the version loaded last
+			current.Store(100001)
+			var stop atomic.Bool
+			var calls atomic.Int64
+			var wg sync.WaitGroup
+			errc := make(chan error, 4)
+			for g := 0; g < 4; g++ {
+				f, _ := h.Func("chain_x", "probe")
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; !stop.Load(); i++ {
+						if i%64 == 0 {
+							runtime.Gosched()
+						}
+						before := current.Load()
+						res, err := f.Call(ctx)
+						after := current.Load()
+						if err != nil {
+							errc <- err
+							return
+						}
+						calls.Add(1)
+						// A version is current from its publish, just before
+						// current says so: the next one may already answer.
+						if v := int64(int32(res[0])); v < before || v > after+1 {
+							errc <- fmt.Errorf("x:probe() = %d, while %d..%d were loaded", v, before, after)
+							return
+						}
+					}
+				}()
+			}
+			const reloads = 300
+			for i := 2; i <= reloads+1; i++ {
+				if _, _, err := h.Reload(ctx, "chain_y", chainY(t, i)); err != nil {
+					t.Fatal(err)
+				}
+				current.Store(int64(100000 + i))
+			}
+			stop.Store(true)
+			wg.Wait()
+			close(errc)
+			for err := range errc {
+				t.Error(err)
+			}
+			t.Logf("%d calls during %d reloads", calls.Load(), reloads)
+		})
 	}
-	stop.Store(true)
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Error(err)
-	}
-	t.Logf("%d calls during 500 atomic reloads", calls.Load())
 }
 
 func TestCodePath(t *testing.T) {

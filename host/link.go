@@ -158,52 +158,6 @@ func (h *Host) instantiateExt(ctx context.Context) error {
 	return nil
 }
 
-type ctxPinKey struct{}
-
-// chain returns the pinned export-table generation of the call chain the
-// caller is in, starting the chain when there is none (a process's first
-// external call from its own code, or a Go call), and whether it started
-// it; endChain ends it. All external calls of one chain resolve in that
-// generation, so a chain never sees half of an atomic load.
-func (h *Host) chain(ctx context.Context, p *process) (exports.Pin[target], bool) {
-	if p != nil {
-		if p.pin.Valid() {
-			return p.pin, false
-		}
-		p.pin, p.pinHeld = h.exports.Pin(), true
-		return p.pin, true
-	}
-	if pin, ok := ctx.Value(ctxPinKey{}).(exports.Pin[target]); ok {
-		return pin, false
-	}
-	return h.exports.Pin(), true
-}
-
-// endChain ends a chain that chain started.
-func (h *Host) endChain(p *process, pin exports.Pin[target], started bool) {
-	switch {
-	case !started:
-	case p == nil:
-		h.exports.Unpin(pin)
-	default:
-		if p.pinHeld { // not when a suspension already dropped it
-			h.exports.Unpin(p.pin)
-		}
-		p.pin, p.pinHeld = exports.Pin[target]{}, false
-	}
-}
-
-// withPin passes a Go call's pin to the external calls its callee makes.
-func withPin(ctx context.Context, c *code, pin exports.Pin[target]) context.Context {
-	if len(c.stubs) == 0 {
-		return ctx
-	}
-	if _, ok := ctx.Value(ctxPinKey{}).(exports.Pin[target]); ok {
-		return ctx
-	}
-	return context.WithValue(ctx, ctxPinKey{}, pin)
-}
-
 // dispatch is an external call from a guest: stack[0] is the ext slot id,
 // stack[1:1+n] the arguments as i64s. It calls the callee's version in the
 // chain's generation, on the calling process's instance of it (or a pooled
@@ -212,22 +166,28 @@ func withPin(ctx context.Context, c *code, pin exports.Pin[target]) context.Cont
 func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool) {
 	es := h.ext.get(uint32(stack[0]))
 	p := procFrom(ctx)
-	pin, started := h.chain(ctx, p)
-	defer h.endChain(p, pin, started)
 	defer h.recoverHost(p, "ext")
-	t := h.lookupIn(ctx, es.slot, pin)
-	if t == nil {
-		extFail(p, Undef, undefErr(es.slot.Module, es.slot.Function))
+	if p != nil && p.killed() { // the kill lands at the next host call
+		exit(p, Killed, nil)
 	}
-	if es.checked.Load() != t {
+	t := h.enterCurrent(ctx, es.slot, func(t *target) bool {
+		if es.checked.Load() == t {
+			return true
+		}
 		if !t.sig.Equal(es.sig) {
-			extFail(p, BadArity, fmt.Errorf("module[%s] function[%s]: %w: imported as %s, exported as %s",
-				es.slot.Module, es.slot.Function, ErrBadArity, es.sig, t.sig))
+			return false
 		}
 		es.checked.Store(t)
+		return true
+	})
+	switch {
+	case t == nil:
+		extFail(p, Undef, undefErr(es.slot.Module, es.slot.Function))
+	case !es.sig.Equal(t.sig):
+		extFail(p, BadArity, fmt.Errorf("module[%s] function[%s]: %w: imported as %s, exported as %s",
+			es.slot.Module, es.slot.Function, ErrBadArity, es.sig, t.sig))
 	}
 	c := t.code
-	enterChain(p, c)
 	var in *instance
 	var pooled bool
 	var err error
@@ -244,7 +204,7 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 	copy(buf, stack[1:1+n])
 	a := accountFrom(ctx, p)
 	in.fuelIn(a)
-	err = in.fn(t.idx).CallWithStack(withPin(ctx, c, pin), buf)
+	err = in.fn(t.idx).CallWithStack(ctx, buf)
 	over := in.fuelOut(a)
 	res := buf[0]
 	switch {
@@ -270,23 +230,21 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 	}
 }
 
-// lookupIn resolves an external call in its chain's generation; a module
-// loaded from the code path just now, after the chain began, is looked up
-// in the current one.
-func (h *Host) lookupIn(ctx context.Context, slot *exports.Slot[target], pin exports.Pin[target]) *target {
-	t := slot.LookupIn(pin)
-	if t == nil && h.autoload(ctx, slot.Module) {
-		t = slot.Lookup()
-	}
-	return t
-}
-
-// enterChain enters c's gate for an external call of a chain. The chain's
-// generation never changes, so a closed gate means c was purged while the
-// chain still saw it current: the call cannot go on.
-func enterChain(p *process, c *code) {
-	if !c.gate.Enter() {
-		extFail(p, Killed, fmt.Errorf("module[%s] vsn[%d]: %w", c.ver.Name, c.ver.Vsn, ErrPurged))
+// enterCurrent resolves an external call in the current generation of the
+// export table (loading the module from the code path if needed) and
+// enters the target version's gate, when ok accepts the target; a gate
+// closed by a purge since the lookup sends it to look again. It returns
+// nil when the name is undef, and the target without entering when ok
+// refuses it.
+func (h *Host) enterCurrent(ctx context.Context, slot *exports.Slot[target], ok func(*target) bool) *target {
+	for {
+		t := h.resolve(ctx, slot)
+		if t == nil || !ok(t) {
+			return t
+		}
+		if t.code.gate.Enter() {
+			return t
+		}
 	}
 }
 

@@ -140,12 +140,7 @@ func (h *Host) finishLocked(p *Prepared) error {
 			ups[i] = exports.Update[target]{Module: s.Name, Entries: c.targets}
 		}
 		h.codesMu.Unlock()
-		seq := h.exports.Publish(ups...)
-		for _, s := range sw {
-			if prev := h.codeOf(s.Prev); prev != nil {
-				prev.oldSince.Store(seq)
-			}
-		}
+		h.exports.Publish(ups...)
 	})
 	if err != nil {
 		return err
@@ -299,11 +294,8 @@ func (h *Host) Delete(ctx context.Context, name string) (bool, error) {
 	}
 	h.codeMu.Lock()
 	defer h.codeMu.Unlock()
-	return h.table.Delete(name, func(sw modules.Switch) {
-		seq := h.exports.Publish(exports.Update[target]{Module: name})
-		if prev := h.codeOf(sw.Prev); prev != nil {
-			prev.oldSince.Store(seq)
-		}
+	return h.table.Delete(name, func(modules.Switch) {
+		h.exports.Publish(exports.Update[target]{Module: name})
 	})
 }
 

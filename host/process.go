@@ -11,7 +11,6 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
-	"github.com/wasmhot/wasmhot/exports"
 	"github.com/wasmhot/wasmhot/modules"
 )
 
@@ -93,10 +92,6 @@ type process struct {
 	// its stack, innermost last (guarded by mu: purges read it).
 	callees map[*code]*instance
 	stack   []*code
-	// pin is the export-table generation of the external call chain the
-	// process is in, if any; only the process goroutine touches it.
-	pin     exports.Pin[target]
-	pinHeld bool // false while suspended
 	// acct counts the fuel p uses (sandboxed mode) against its budget.
 	acct *account
 }
@@ -133,23 +128,10 @@ func (p *process) killed() bool {
 
 func (p *process) setStatus(s Status) { p.status.Store(s) }
 
-// suspend marks p blocked in receive or sleep. A blocked process does not
-// hold its call chain's generation: a purge need not wait for a process
-// that waits for messages. It resumes in the current generation.
-func (p *process) suspend() {
-	if p.pinHeld {
-		p.h.exports.Unpin(p.pin)
-		p.pinHeld = false
-	}
-	p.setStatus(Suspended)
-}
+// suspend marks p blocked in receive or sleep; resume, running again.
+func (p *process) suspend() { p.setStatus(Suspended) }
 
-func (p *process) resume() {
-	if p.pin.Valid() && !p.pinHeld {
-		p.pin, p.pinHeld = p.h.exports.Pin(), true
-	}
-	p.setStatus(Running)
-}
+func (p *process) resume() { p.setStatus(Running) }
 
 // Spawn starts a process running module:function (an export of type
 // () -> ()) of the module's current version, with state as its initial

@@ -28,9 +28,6 @@ type Target interface {
 	// InterruptCalls stops the calls in flight in the version, where the
 	// engine can interrupt running code; each fails with ErrPurged.
 	InterruptCalls()
-	// Settle waits until no call chain that began while the version was
-	// current can still enter it (see exports.Pin), or until ctx ends.
-	Settle(ctx context.Context) error
 	// Free releases the version: its instances, its compiled code, its old
 	// slot. It runs once, when nothing holds the version.
 	Free()
@@ -59,9 +56,7 @@ func (r Result) KilledAny() bool { return r.Killed > 0 }
 func SoftPurge(t Target) bool {
 	g := t.Gate()
 	g.Close()
-	now, cancel := context.WithCancel(context.Background())
-	cancel() // Settle only checks
-	if g.InFlight() > 0 || len(t.Lingering()) > 0 || t.Settle(now) != nil {
+	if g.InFlight() > 0 || len(t.Lingering()) > 0 {
 		g.reopen()
 		return false
 	}
@@ -99,10 +94,6 @@ func Purge(ctx context.Context, t Target, opts Options) (Result, error) {
 		gctx, cancel = context.WithTimeout(ctx, opts.Grace)
 	}
 	defer cancel()
-	// Call chains that began while t was current may still enter it; let
-	// them, within the grace period. Past it, they find the gate closed and
-	// fail with ErrPurged.
-	_ = t.Settle(gctx)
 	g.Close()
 	if n := int(g.InFlight()); n > 0 {
 		if opts.Interruptible {

@@ -107,10 +107,6 @@ func (t *fakeTarget) InterruptCalls() {
 	}
 }
 
-// Settle has nothing to wait for: the fake has no call chains other than
-// the calls counted by its gate.
-func (t *fakeTarget) Settle(context.Context) error { return nil }
-
 func (t *fakeTarget) Free() {
 	t.frees.Add(1)
 	if t.onFree != nil {
