@@ -159,9 +159,9 @@ func (h *Host) instantiateExt(ctx context.Context) error {
 }
 
 // dispatch is an external call from a guest: stack[0] is the ext slot id,
-// stack[1:1+n] the arguments as i64s. It calls the callee's version in the
-// chain's generation, on the calling process's instance of it (or a pooled
-// one for a Go call). Undef, bad arity and traps end the calling process
+// stack[1:1+n] the arguments as i64s. It calls the callee's current
+// version, on the calling process's instance of it (or a pooled one for a
+// Go call). Undef, bad arity and traps end the calling process
 // with that reason, or fail the Go call.
 func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool) {
 	es := h.ext.get(uint32(stack[0]))
