@@ -239,11 +239,20 @@ func (rw *rewriter) run() ([]byte, error) {
 		}
 		return nil
 	}
-	for _, s := range m.sections {
-		if s.id != secCustom {
-			if err := emitMissing(order[s.id]); err != nil {
-				return nil, err
-			}
+	// A missing section goes before the first section that must follow
+	// it, custom sections included: a custom section after the last known
+	// one (the name section, usually) stays last.
+	next := make([]int, len(m.sections)) // order of the next known section
+	after := len(order) + 1
+	for i := len(m.sections) - 1; i >= 0; i-- {
+		if id := m.sections[i].id; id != secCustom {
+			after = order[id]
+		}
+		next[i] = after
+	}
+	for i, s := range m.sections {
+		if err := emitMissing(next[i]); err != nil {
+			return nil, err
 		}
 		c, err := rw.section(s.id, s.content)
 		if err != nil {
@@ -397,9 +406,11 @@ func (rw *rewriter) elements(r *reader) ([]byte, error) {
 }
 
 // custom keeps custom sections, moving the function indices of the name
-// section's function and local names; its other subsections (which may name
-// functions by index) are dropped, and so is a name section it cannot read
-// (names only label stack traces).
+// section's function and local names. Label names (which name functions
+// by index in a way not worth moving) are dropped, the other subsections
+// kept: the indices they use (types, tables, memories, globals, segments)
+// do not move. A name section it cannot read is dropped (names only label
+// stack traces).
 func (rw *rewriter) custom(r *reader) ([]byte, error) {
 	name := r.name()
 	if r.err != nil || name != "name" {
@@ -414,7 +425,7 @@ func (rw *rewriter) custom(r *reader) ([]byte, error) {
 		}
 		var c []byte
 		switch id {
-		case 0: // module name
+		case 0, 4, 5, 6, 7, 8, 9: // module, type, table, memory, global, elem and data names
 			c = sub.b
 		case 1: // function names: namemap
 			n := sub.count(2)

@@ -324,3 +324,32 @@ func TestRefusesWhatTheRewriteWouldValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestAddedSectionsPrecedeTrailingCustom: a module that is only a name
+// section gains type, import, global and export sections; they go before
+// the name section, which must stay last.
+func TestAddedSectionsPrecedeTrailingCustom(t *testing.T) {
+	in := []byte("\x00asm\x01\x00\x00\x00\x00\x08\x04name\x02\x01\x00")
+	out, _, err := rewrite.Rewrite(in, rewrite.Options{Fuel: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []byte
+	for pos := 8; pos < len(out); {
+		id := out[pos]
+		size, n := uint64(0), 0
+		for shift := 0; ; shift += 7 {
+			c := out[pos+1+n]
+			n++
+			size |= uint64(c&0x7f) << shift
+			if c&0x80 == 0 {
+				break
+			}
+		}
+		ids = append(ids, id)
+		pos += 1 + n + int(size)
+	}
+	if len(ids) < 2 || ids[len(ids)-1] != 0 {
+		t.Fatalf("section ids %v: the name section is not last", ids)
+	}
+}
