@@ -214,7 +214,9 @@ func FuzzABI(f *testing.F) {
 	}
 	ctx := context.Background()
 	lg := &hosttest.Log{}
-	h, err := host.New(ctx, host.NewConfig().WithLog(lg).WithMaxProcesses(1000))
+	// The fuel budget bounds an execution whose continue() names an export
+	// that loops: it ends with limit in a few milliseconds.
+	h, err := host.New(ctx, host.NewConfig().WithLog(lg).WithMaxProcesses(1000).WithFuel(10_000_000))
 	if err != nil {
 		f.Fatal(err)
 	}
