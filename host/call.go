@@ -129,9 +129,7 @@ func (c *code) callStack(ctx context.Context, t *target, in *instance, stack []u
 		defer cancel()
 	}
 	ctx, a := c.h.callAccount(ctx)
-	in.fuelIn(a)
-	err := in.fn(t.idx).CallWithStack(ctx, stack)
-	over := in.fuelOut(a)
+	over, err := in.callMetered(ctx, a, in.fn(t.idx), stack)
 	if err != nil {
 		return c.callError(ctx, in, t, err)
 	}
@@ -144,8 +142,7 @@ func (c *code) callStack(ctx context.Context, t *target, in *instance, stack []u
 // overBudget is the error of a Go call that used more fuel than its
 // budget, finishing before a tick could stop it.
 func (c *code) overBudget(t *target, a *account) error {
-	return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w: used more than %d fuel",
-		c.ver.Name, c.ver.Vsn, c.ver.Exports[t.idx].Name, ErrLimit, a.limit)
+	return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, c.ver.Exports[t.idx].Name, a.exceeded())
 }
 
 // callError classifies the failure of a call on in and discards in.
@@ -211,24 +208,26 @@ func (f *Func) CallBytes(ctx context.Context, in []byte) ([]byte, error) {
 				f.slot.Module, f.slot.Function, ErrBadArity, t.sig, bytesSig)
 		}
 		c := t.code
-		if !c.gate.Enter() {
+		inst, err := c.lend(ctx)
+		if err == errGateClosed {
 			continue
 		}
-		out, err := c.callBytesGo(ctx, t, in)
-		c.gate.Leave()
+		if err != nil {
+			return nil, err
+		}
+		out, err := c.callBytesOn(ctx, t, inst, in)
+		c.giveBack(inst)
 		return out, err
 	}
 }
 
-func (c *code) callBytesGo(ctx context.Context, t *target, data []byte) ([]byte, error) {
+// callBytesOn runs one Go → guest bytes call on in; a failed call closes
+// in.
+func (c *code) callBytesOn(ctx context.Context, t *target, in *instance, data []byte) ([]byte, error) {
 	if c.h.cfg.callTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.h.cfg.callTimeout)
 		defer cancel()
-	}
-	in, err := c.get(ctx)
-	if err != nil {
-		return nil, err
 	}
 	ctx, a := c.h.callAccount(ctx)
 	out, over, err := in.callBytes(ctx, a, t.idx, data, c.h.cfg.maxMessageSize)
@@ -243,7 +242,6 @@ func (c *code) callBytesGo(ctx context.Context, t *target, data []byte) ([]byte,
 		}
 		return nil, c.callError(ctx, in, t, err)
 	}
-	c.put(in)
 	return out, nil
 }
 
@@ -258,9 +256,8 @@ func (e *bytesError) Unwrap() error { return ErrBadResult }
 // Wasm errors are returned unwrapped; convention breaches as *bytesError.
 func (in *instance) callBytes(ctx context.Context, a *account, idx int, data []byte, limit int) (out []byte, over bool, err error) {
 	in.fuelIn(a)
-	defer func() { over = in.fuelOut(a) }()
 	out, err = in.bytesConvention(ctx, idx, data, limit)
-	return out, false, err
+	return out, in.fuelOut(a), err
 }
 
 func (in *instance) bytesConvention(ctx context.Context, idx int, data []byte, limit int) ([]byte, error) {

@@ -95,12 +95,12 @@ func (h *Host) abiCallBytes(ctx context.Context, m api.Module, stack []uint64) {
 		return
 	}
 	isBytes := func(t *target) bool { return t.sig.Equal(bytesSig) && t.code.alloc >= 0 && t.code.ver.Memory }
-	t := h.enterCurrent(ctx, h.slot(mod, fn), isBytes)
+	t, entered := h.enterCurrent(ctx, h.slot(mod, fn), isBytes)
 	if t == nil {
 		stack[0] = i32Code(abiUndef)
 		return
 	}
-	if !isBytes(t) {
+	if !entered {
 		stack[0] = i32Code(abiBadArity)
 		return
 	}
@@ -124,7 +124,13 @@ func (h *Host) abiCallBytes(ctx context.Context, m api.Module, stack []uint64) {
 func (h *Host) guestBytesCall(ctx context.Context, p *process, t *target, data []byte) ([]byte, error) {
 	c := t.code
 	if p == nil {
-		return c.callBytesGo(ctx, t, data)
+		in, err := c.get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out, err := c.callBytesOn(ctx, t, in, data)
+		c.put(in)
+		return out, err
 	}
 	in, pooled, err := p.callee(ctx, c)
 	if err != nil {
@@ -134,7 +140,7 @@ func (h *Host) guestBytesCall(ctx context.Context, p *process, t *target, data [
 	out, over, err := in.callBytes(ctx, a, t.idx, data, h.cfg.maxMessageSize)
 	p.endCall(c, in, pooled)
 	if err == nil && over {
-		exit(p, Limit, fmt.Errorf("%w: used more than %d fuel", ErrLimit, a.limit))
+		exit(p, Limit, a.exceeded())
 	}
 	if err != nil {
 		var be *bytesError

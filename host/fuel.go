@@ -73,6 +73,11 @@ func (a *account) grant() int64 {
 // refill starts a new budget period (a process's receive or sleep).
 func (a *account) refill() { a.since = 0 }
 
+// exceeded is the error of a call or process over its budget.
+func (a *account) exceeded() error {
+	return fmt.Errorf("%w: used more than %d fuel", ErrLimit, a.limit)
+}
+
 type ctxAccountKey struct{}
 
 // accountFrom returns the account of the process or Go call running on
@@ -117,6 +122,15 @@ func (in *instance) fuelOut(a *account) bool {
 	return a.charge(in.granted - int64(in.fuel.Get()))
 }
 
+// callMetered calls f, an export of in, charging the fuel it uses to a; over
+// reports that it used more than a's budget allowed (the next tick would
+// have stopped it; the call ended first).
+func (in *instance) callMetered(ctx context.Context, a *account, f api.Function, stack []uint64) (over bool, err error) {
+	in.fuelIn(a)
+	err = f.CallWithStack(ctx, stack)
+	return in.fuelOut(a), err
+}
+
 // instantiateRuntime instantiates the host module of the functions the
 // rewrite injects.
 func (h *Host) instantiateRuntime(ctx context.Context) error {
@@ -152,7 +166,7 @@ func (h *Host) tick(ctx context.Context, m api.Module, stack []uint64) {
 	}
 	a := accountFrom(ctx, p)
 	if a.charge(granted - int64(stack[0])) {
-		exit(p, Limit, fmt.Errorf("%w: used more than %d fuel", ErrLimit, a.limit))
+		exit(p, Limit, a.exceeded())
 	}
 	g := a.grant()
 	if in != nil {

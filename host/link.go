@@ -170,7 +170,7 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 	if p != nil && p.killed() { // the kill lands at the next host call
 		exit(p, Killed, nil)
 	}
-	t := h.enterCurrent(ctx, es.slot, func(t *target) bool {
+	t, entered := h.enterCurrent(ctx, es.slot, func(t *target) bool {
 		if es.checked.Load() == t {
 			return true
 		}
@@ -183,7 +183,7 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 	switch {
 	case t == nil:
 		extFail(p, Undef, undefErr(es.slot.Module, es.slot.Function))
-	case !es.sig.Equal(t.sig):
+	case !entered:
 		extFail(p, BadArity, fmt.Errorf("module[%s] function[%s]: %w: imported as %s, exported as %s",
 			es.slot.Module, es.slot.Function, ErrBadArity, es.sig, t.sig))
 	}
@@ -203,9 +203,7 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 	buf := in.scratch[:max(n, 1)]
 	copy(buf, stack[1:1+n])
 	a := accountFrom(ctx, p)
-	in.fuelIn(a)
-	err = in.fn(t.idx).CallWithStack(ctx, buf)
-	over := in.fuelOut(a)
+	over, err := in.callMetered(ctx, a, in.fn(t.idx), buf)
 	res := buf[0]
 	switch {
 	case p != nil:
@@ -223,7 +221,7 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 		extFail(p, Trap, fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, es.slot.Function, err))
 	}
 	if over {
-		extFail(p, Limit, fmt.Errorf("%w: used more than %d fuel", ErrLimit, a.limit))
+		extFail(p, Limit, a.exceeded())
 	}
 	if result {
 		stack[0] = res
@@ -234,16 +232,16 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 // export table (loading the module from the code path if needed) and
 // enters the target version's gate, when ok accepts the target; a gate
 // closed by a purge since the lookup sends it to look again. It returns
-// nil when the name is undef, and the target without entering when ok
+// nil when the name is undef, and entered false, with the target, when ok
 // refuses it.
-func (h *Host) enterCurrent(ctx context.Context, slot *exports.Slot[target], ok func(*target) bool) *target {
+func (h *Host) enterCurrent(ctx context.Context, slot *exports.Slot[target], ok func(*target) bool) (t *target, entered bool) {
 	for {
-		t := h.resolve(ctx, slot)
+		t = h.resolve(ctx, slot)
 		if t == nil || !ok(t) {
-			return t
+			return t, false
 		}
 		if t.code.gate.Enter() {
-			return t
+			return t, true
 		}
 	}
 }

@@ -250,9 +250,7 @@ func (p *process) loop(t *target) Exit {
 		in := p.inst
 		p.cont = ""
 		p.mu.Unlock()
-		in.fuelIn(p.acct)
-		err := in.fn(t.idx).CallWithStack(p.ctx, stack)
-		over := in.fuelOut(p.acct)
+		over, err := in.callMetered(p.ctx, p.acct, in.fn(t.idx), stack)
 		if err != nil {
 			return p.failure(in, t, err)
 		}
@@ -350,9 +348,7 @@ func (p *process) codeChange(in *instance, from uint64) (Exit, bool) {
 	if !ct.sig.Equal(codeChangeSig) {
 		return Exit{Reason: BadArity, Err: fmt.Errorf("module[%s] function[code_change]: %w: want (i64)->(), have %s", p.module, ErrBadArity, ct.sig)}, false
 	}
-	in.fuelIn(p.acct)
-	err := in.fn(ct.idx).CallWithStack(p.ctx, []uint64{from})
-	over := in.fuelOut(p.acct)
+	over, err := in.callMetered(p.ctx, p.acct, in.fn(ct.idx), []uint64{from})
 	if err != nil {
 		return p.failure(in, ct, err), false
 	}
@@ -365,7 +361,7 @@ func (p *process) codeChange(in *instance, from uint64) (Exit, bool) {
 // overBudget is the exit of a process whose last call used more fuel than
 // its budget allowed, finishing before a tick could stop it.
 func (p *process) overBudget() Exit {
-	return Exit{Reason: Limit, Err: fmt.Errorf("%w: used more than %d fuel", ErrLimit, p.acct.limit)}
+	return Exit{Reason: Limit, Err: p.acct.exceeded()}
 }
 
 // procTable holds the live processes and the most recent exited ones.
