@@ -13,8 +13,8 @@ package bench
 // program that trusts its guests would run. Rows named floor* use wazero
 // directly, with the host's runtime and module settings (compiler engine,
 // memory limit, anonymous instances seeded from crypto/rand) and host
-// modules of their own. The guests are guest-examples/wat/bench_*.wat; the raw floors run the
-// same bytes as the wasmhot rows wherever they can.
+// modules of their own. The guests are guest-examples/wat/bench_*.wat; the
+// raw floors run the same bytes as the wasmhot rows wherever they can.
 //
 // Loop benchmarks (CallExt, LocalCall, HostCall) make one call of a guest
 // export run(n = b.N), so ns/op is per inner operation.
@@ -79,7 +79,7 @@ func benchLoop(b *testing.B, f *host.Func) uint64 {
 
 // rawRuntime returns a wazero runtime set up as host.New sets up its own,
 // without interruption: the floor every mode is compared with.
-func rawRuntime(b *testing.B, _ benchMode) wazero.Runtime {
+func rawRuntime(b *testing.B) wazero.Runtime {
 	return rawRuntimeWith(b, wazero.NewRuntimeConfigCompiler())
 }
 
@@ -279,10 +279,10 @@ func CallExt(r Runner) {
 			}
 		})
 		r.Run(m.name+"/floor", func(b *testing.B) {
-			rawCaller(b, m, "run")
+			rawCaller(b, "run")
 		})
 		r.Run(m.name+"/floor_direct", func(b *testing.B) {
-			r := rawRuntime(b, m)
+			r := rawRuntime(b)
 			rawABI(b, r, true)
 			bm := rawInstantiate(b, benchCtx, r, "bench_b")
 			rctx := experimental.WithImportResolver(benchCtx, func(name string) api.Module {
@@ -302,9 +302,9 @@ func CallExt(r Runner) {
 // rawCaller instantiates bench_a on a raw runtime whose import b.f calls
 // bench_b's f through a Go host function (the external-call floor), then
 // times a's export fn over b.N iterations and checks its answer.
-func rawCaller(b *testing.B, m benchMode, fn string) {
+func rawCaller(b *testing.B, fn string) {
 	b.Helper()
-	r := rawRuntime(b, m)
+	r := rawRuntime(b)
 	rawABI(b, r, true)
 	var callee api.Function
 	rawExtB(b, r, &callee)
@@ -329,7 +329,7 @@ func LocalCall(r Runner) {
 			}
 		})
 		r.Run(m.name+"/floor", func(b *testing.B) {
-			rawCaller(b, m, "run_local")
+			rawCaller(b, "run_local")
 		})
 	}
 }
@@ -346,7 +346,7 @@ func HostCall(r Runner) {
 			benchLoop(b, benchFunc(b, h, "a", "run_self"))
 		})
 		r.Run(m.name+"/floor_empty", func(b *testing.B) {
-			r := rawRuntime(b, m)
+			r := rawRuntime(b)
 			rawABI(b, r, true)
 			var callee api.Function
 			rawExtB(b, r, &callee)
@@ -410,7 +410,7 @@ func GoCall(r Runner) {
 			}
 		})
 		r.Run(m.name+"/floor_CallWithStack", func(b *testing.B) {
-			r := rawRuntime(b, m)
+			r := rawRuntime(b)
 			f := rawExport(b, rawInstantiate(b, benchCtx, r, "bench_b"), "inc")
 			stack := make([]uint64, 1)
 			b.ReportAllocs()
@@ -426,7 +426,7 @@ func GoCall(r Runner) {
 			}
 		})
 		r.Run(m.name+"/floor_Call", func(b *testing.B) {
-			r := rawRuntime(b, m)
+			r := rawRuntime(b)
 			f := rawExport(b, rawInstantiate(b, benchCtx, r, "bench_b"), "inc")
 			var x uint64
 			b.ReportAllocs()
@@ -470,7 +470,7 @@ func Spawn(r Runner) {
 			}
 		})
 		r.Run(m.name+"/floor", func(b *testing.B) {
-			r := rawRuntime(b, m)
+			r := rawRuntime(b)
 			cm, err := r.CompileModule(benchCtx, wasm("bench_spawn"))
 			if err != nil {
 				b.Fatal(err)
@@ -487,7 +487,7 @@ func Spawn(r Runner) {
 			}
 		})
 		r.Run(m.name+"/floor_go_call", func(b *testing.B) {
-			r := rawRuntime(b, m)
+			r := rawRuntime(b)
 			cm, err := r.CompileModule(benchCtx, wasm("bench_spawn"))
 			if err != nil {
 				b.Fatal(err)
@@ -555,7 +555,7 @@ func MessageRoundTrip(r Runner) {
 			}
 		})
 		r.Run(m.name+"/floor", func(b *testing.B) {
-			r := rawRuntime(b, m)
+			r := rawRuntime(b)
 			rawABI(b, r, false)
 			const pongH, pingH = 1, 2
 			net := []chan []byte{nil, make(chan []byte, 64), make(chan []byte, 64)}
@@ -704,7 +704,7 @@ func Load(r Runner) {
 			})
 		}
 		r.Run(m.name+"/floor_compile_miss", func(b *testing.B) {
-			r := rawRuntime(b, m)
+			r := rawRuntime(b)
 			seq := uint64(0)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -720,7 +720,7 @@ func Load(r Runner) {
 		for _, cold := range []bool{true, false} {
 			name := map[bool]string{true: "floor_miss+inst", false: "floor_hit+inst"}[cold]
 			r.Run(m.name+"/"+name, func(b *testing.B) {
-				r := rawRuntime(b, m)
+				r := rawRuntime(b)
 				rawABI(b, r, true)
 				keep, err := r.CompileModule(benchCtx, small)
 				if err != nil {
@@ -766,7 +766,7 @@ func Load(r Runner) {
 			})
 		}
 		r.Run(m.name+"/floor_compile_hit", func(b *testing.B) {
-			r := rawRuntime(b, m)
+			r := rawRuntime(b)
 			keep, err := r.CompileModule(benchCtx, small)
 			if err != nil {
 				b.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ func cpuLoop(r Runner, fn string) {
 			benchLoop(b, benchFunc(b, h, "cpu", fn))
 		})
 		r.Run(m.name+"/floor", func(b *testing.B) {
-			rawLoop(b, rawExport(b, rawInstantiate(b, benchCtx, rawRuntime(b, m), "cpu"), fn))
+			rawLoop(b, rawExport(b, rawInstantiate(b, benchCtx, rawRuntime(b), "cpu"), fn))
 		})
 		r.Run(m.name+"/floor_closeondone", func(b *testing.B) {
 			rt := rawRuntimeWith(b, wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true))
@@ -49,42 +50,33 @@ func cpuLoop(r Runner, fn string) {
 
 // Recursion: fib(20), 21,891 calls of a small recursive function, per op.
 func Recursion(r Runner) {
-	const n, want = 20, 6765
 	for _, m := range benchModes {
 		r.Run(m.name+"/wasmhot", func(b *testing.B) {
 			h := benchHost(b, m)
 			mustLoad(b, h, "cpu", "cpu")
-			f := benchFunc(b, h, "cpu", "fib")
-			stack := make([]uint64, 1)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				stack[0] = n
-				if err := f.CallWithStack(benchCtx, stack); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			if stack[0] != want {
-				b.Fatalf("fib(%d) = %d", n, stack[0])
-			}
+			fib(b, benchFunc(b, h, "cpu", "fib").CallWithStack)
 		})
 		r.Run(m.name+"/floor", func(b *testing.B) {
-			f := rawExport(b, rawInstantiate(b, benchCtx, rawRuntime(b, m), "cpu"), "fib")
-			stack := make([]uint64, 1)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				stack[0] = n
-				if err := f.CallWithStack(benchCtx, stack); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			if stack[0] != want {
-				b.Fatalf("fib(%d) = %d", n, stack[0])
-			}
+			fib(b, rawExport(b, rawInstantiate(b, benchCtx, rawRuntime(b), "cpu"), "fib").CallWithStack)
 		})
+	}
+}
+
+// fib times b.N calls of fib(20) through call and checks the answer.
+func fib(b *testing.B, call func(context.Context, []uint64) error) {
+	const n, want = 20, 6765
+	stack := make([]uint64, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		stack[0] = n
+		if err := call(benchCtx, stack); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if stack[0] != want {
+		b.Fatalf("fib(%d) = %d", n, stack[0])
 	}
 }
 
@@ -146,14 +138,7 @@ func reportPercentile(b *testing.B, lat []time.Duration, p int) {
 	}
 	slices.Sort(lat)
 	i := min(len(lat)-1, len(lat)*p/100)
-	b.ReportMetric(float64(lat[i].Nanoseconds()), "p"+itoa(p)+"-ns")
-}
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
+	b.ReportMetric(float64(lat[i].Nanoseconds()), "p"+strconv.Itoa(p)+"-ns")
 }
 
 // GC: runtime.GC() while two processes spin in Wasm, per op, and the
