@@ -21,9 +21,7 @@ func (rw *rewriter) code(r *reader) ([]byte, error) {
 		out = append(out, body...)
 		rw.info.Functions++
 	}
-	if r.err == nil && !r.done() {
-		r.fail("trailing bytes in the code section")
-	}
+	r.end("code")
 	return out, r.err
 }
 

@@ -66,6 +66,15 @@ func (m *module) typeIndex(r *reader) {
 	}
 }
 
+// items reads the item count of a section being rewritten: 0 for one the
+// rewrite adds (no bytes).
+func (r *reader) items() uint32 {
+	if r.b == nil {
+		return 0
+	}
+	return r.u32()
+}
+
 // end refuses bytes after the last item of a section.
 func (r *reader) end(section string) {
 	if r.err == nil && !r.done() {
@@ -277,29 +286,21 @@ func (rw *rewriter) section(id byte, content []byte) ([]byte, error) {
 	var out []byte
 	switch id {
 	case secType:
-		if content != nil {
-			r.u32()
-		}
+		r.items()
 		out = appendU32(nil, rw.m.types+1)
 		out = append(out, content[r.pos:]...)
 		out = append(out, 0x60, 1, 0x7e, 1, 0x7e) // (i64) -> (i64)
 		return out, r.err
 	case secImport:
-		n := uint32(0)
-		if content != nil {
-			n = r.u32()
-		}
+		n := r.items()
 		out = appendU32(nil, n+1)
 		out = append(out, content[r.pos:]...)
 		out = appendName(out, RuntimeModule)
 		out = appendName(out, TickFunction)
 		out = append(out, 0x00)
-		return appendU32(out, rw.tickType), nil
+		return appendU32(out, rw.tickType), r.err
 	case secGlobal:
-		n := uint32(0)
-		if content != nil {
-			n = r.u32()
-		}
+		n := r.items()
 		out = appendU32(nil, n+1)
 		for i := uint32(0); i < n && r.err == nil; i++ {
 			out = append(out, r.byte(), r.byte()) // type, mutability
@@ -310,10 +311,7 @@ func (rw *rewriter) section(id byte, content []byte) ([]byte, error) {
 		out = appendS64(out, rw.opts.InitialFuel)
 		return append(out, opEnd), r.err
 	case secExport:
-		n := uint32(0)
-		if content != nil {
-			n = r.u32()
-		}
+		n := r.items()
 		out = appendU32(nil, n+1)
 		for i := uint32(0); i < n && r.err == nil; i++ {
 			out = appendName(out, r.name())
@@ -399,9 +397,7 @@ func (rw *rewriter) elements(r *reader) ([]byte, error) {
 			}
 		}
 	}
-	if r.err == nil && !r.done() {
-		r.fail("trailing bytes in the element section")
-	}
+	r.end("element")
 	return out, r.err
 }
 
