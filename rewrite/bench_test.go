@@ -22,7 +22,7 @@ func BenchmarkFuel(b *testing.B) {
 		b.Fatal(err)
 	}
 	wasm := guestexamples.Wasm("cpu")
-	metered, _, err := rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, InitialFuel: 100_000})
+	metered, _, err := rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, Link: true, InitialFuel: 100_000})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,8 +5,12 @@ import "fmt"
 // code rewrites the code section: every body metered, every function index
 // moved.
 func (rw *rewriter) code(r *reader) ([]byte, error) {
-	n := r.count(2)
-	out := appendU32(nil, n)
+	var n uint32
+	if r.b != nil {
+		n = r.count(2)
+	}
+	add, extra := rw.linkItems(secCode)
+	out := appendU32(nil, n+add)
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		size := r.u32()
 		b := r.bytes(size)
@@ -22,7 +26,7 @@ func (rw *rewriter) code(r *reader) ([]byte, error) {
 		rw.info.Functions++
 	}
 	r.end("code")
-	return out, r.err
+	return append(out, extra...), r.err
 }
 
 // point is where fuel code goes: before instruction at, charge n units,

@@ -75,7 +75,7 @@ func FuzzRewrite(f *testing.F) {
 		}
 		return err
 	}
-	opts := rewrite.Options{Fuel: true, InitialFuel: 1000}
+	opts := rewrite.Options{Fuel: true, Link: true, InitialFuel: 1000}
 
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		out, _, rwErr := rewrite.Rewrite(wasm, opts) // a panic fails the target

@@ -45,6 +45,8 @@ type instr struct {
 	hasFn      bool
 	global     int64 // -1: none
 	typ        int64 // -1: none
+	table      int64 // the highest table index it names; -1: none
+	elem       int64 // -1: none
 }
 
 // cost is the instruction's fuel cost: structural markers compile to no
@@ -59,7 +61,7 @@ func (in instr) cost() int64 {
 
 // next decodes the instruction at the cursor.
 func (r *reader) next() instr {
-	in := instr{start: r.pos, global: -1, typ: -1}
+	in := instr{start: r.pos, global: -1, typ: -1, table: -1, elem: -1}
 	in.op = r.byte()
 	switch op := in.op; {
 	case op == opUnreachable, op == opNop, op == opElse, op == opEnd, op == opReturn,
@@ -71,8 +73,10 @@ func (r *reader) next() instr {
 	case op == opGlobalGet, op == opGlobalSet:
 		in.global = int64(r.u32())
 	case op == opBr, op == opBrIf,
-		op >= 0x20 && op <= 0x26: // local.*, table.get/set
+		op >= 0x20 && op <= 0x22: // local.*
 		r.u32()
+	case op == 0x25, op == 0x26: // table.get, table.set
+		in.table = int64(r.u32())
 	case op == opBrTable:
 		n := r.count(1)
 		for i := uint32(0); i <= n && r.err == nil; i++ {
@@ -82,7 +86,7 @@ func (r *reader) next() instr {
 		in.fn, in.hasFn = r.u32(), true
 	case op == opCallIndirect, op == opReturnCallIndirect:
 		in.typ = int64(r.u32())
-		r.u32() // table
+		in.table = int64(r.u32())
 	case op == 0x1c: // select t*
 		n := r.count(1)
 		for i := uint32(0); i < n && r.err == nil; i++ {
@@ -103,7 +107,7 @@ func (r *reader) next() instr {
 	case op == 0xd0: // ref.null t
 		r.refType()
 	case op == opPrefixMisc:
-		r.misc()
+		in.table, in.elem = r.misc()
 	case op == opPrefixSIMD:
 		r.simd()
 	case op == opPrefixAtomic:
@@ -172,29 +176,38 @@ func (r *reader) zero() {
 	}
 }
 
-// misc steps over the 0xfc instructions: saturating truncation, bulk
-// memory, table instructions.
-func (r *reader) misc() {
+// misc steps over the 0xfc instructions (saturating truncation, bulk
+// memory, table instructions) and returns the highest table index and the
+// element segment they name (-1: none).
+func (r *reader) misc() (table, elem int64) {
+	table, elem = -1, -1
 	switch sub := r.u32(); {
 	case sub <= 7: // trunc_sat
 	case sub == 8: // memory.init data mem
 		r.u32()
 		r.zero()
-	case sub == 9, sub == 13, sub >= 15 && sub <= 17: // data.drop, elem.drop, table.grow/size/fill
+	case sub == 9: // data.drop
 		r.u32()
+	case sub == 13: // elem.drop
+		elem = int64(r.u32())
+	case sub >= 15 && sub <= 17: // table.grow/size/fill
+		table = int64(r.u32())
 	case sub == 10: // memory.copy
 		r.zero()
 		r.zero()
 	case sub == 11: // memory.fill
 		r.zero()
-	case sub == 12, sub == 14: // table.init, table.copy
-		r.u32()
-		r.u32()
+	case sub == 12: // table.init elem table
+		elem = int64(r.u32())
+		table = int64(r.u32())
+	case sub == 14: // table.copy dst src
+		table = max(int64(r.u32()), int64(r.u32()))
 	default:
 		if r.err == nil {
 			r.unsupported(fmt.Sprintf("opcode 0xfc %d", sub))
 		}
 	}
+	return table, elem
 }
 
 // simd steps over the 0xfd instructions (fixed-width SIMD).

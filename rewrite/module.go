@@ -2,7 +2,9 @@ package rewrite
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"strings"
 )
 
 // Section ids.
@@ -43,13 +45,28 @@ type module struct {
 	types    uint32 // entries in the type section
 	funcImps uint32 // imported functions
 	globals  uint32 // imported and defined globals
+	tables   uint32 // imported and defined tables
+	elems    uint32 // element segments
+	// params is the parameter count of each type; funcTypes the type of
+	// each function, imported then defined; exported the function index
+	// of each exported function, in export section order.
+	params    []uint32
+	funcTypes []uint32
+	exported  []uint32
 }
 
-// checkIndices refuses an instruction that names a global or a type the
-// input does not have: after the rewrite, the next index would name the
-// injected fuel counter or tick type, making an invalid module valid and
-// handing it the counter.
+// checkIndices refuses an instruction that names a global, type, table or
+// element segment the input does not have: after the rewrite, the next
+// index would name what the rewrite injected (the fuel counter, the tick
+// type, the entry table), making an invalid module valid and handing it
+// the counter.
 func (m *module) checkIndices(in instr) error {
+	if in.table >= int64(m.tables) {
+		return fmt.Errorf("%w: unknown table %d", ErrMalformed, in.table)
+	}
+	if in.elem >= int64(m.elems) {
+		return fmt.Errorf("%w: unknown element segment %d", ErrMalformed, in.elem)
+	}
 	if in.global >= int64(m.globals) {
 		return fmt.Errorf("%w: unknown global %d", ErrMalformed, in.global)
 	}
@@ -59,11 +76,14 @@ func (m *module) checkIndices(in instr) error {
 	return nil
 }
 
-// typeIndex refuses a function's type index the input does not have.
-func (m *module) typeIndex(r *reader) {
-	if t := r.u32(); r.err == nil && t >= m.types {
+// funcType reads a function's type index, refusing one the input does not
+// have, and records it.
+func (m *module) funcType(r *reader) {
+	t := r.u32()
+	if r.err == nil && t >= m.types {
 		r.fail("unknown type %d", t)
 	}
+	m.funcTypes = append(m.funcTypes, t)
 }
 
 // items reads the item count of a section being rewritten: 0 for one the
@@ -120,7 +140,23 @@ func (m *module) scan(id byte, content []byte) error {
 	r := &reader{b: content}
 	switch id {
 	case secType:
-		m.types = r.count(1)
+		m.types = r.count(3)
+		m.params = make([]uint32, 0, m.types)
+		for i := uint32(0); i < m.types && r.err == nil; i++ {
+			if form := r.byte(); form != 0x60 && r.err == nil {
+				r.unsupported(fmt.Sprintf("type form %#x", form))
+			}
+			n := r.count(1)
+			for j := uint32(0); j < n && r.err == nil; j++ {
+				r.valType()
+			}
+			m.params = append(m.params, n)
+			n = r.count(1)
+			for j := uint32(0); j < n && r.err == nil; j++ {
+				r.valType()
+			}
+		}
+		r.end("type")
 	case secImport:
 		n := r.count(3)
 		for i := uint32(0); i < n && r.err == nil; i++ {
@@ -131,11 +167,12 @@ func (m *module) scan(id byte, content []byte) error {
 			}
 			switch kind := r.byte(); kind {
 			case 0x00: // func
-				m.typeIndex(r)
+				m.funcType(r)
 				m.funcImps++
 			case 0x01: // table
 				r.refType()
 				r.limits()
+				m.tables++
 			case 0x02: // memory
 				r.limits()
 			case 0x03: // global
@@ -153,9 +190,15 @@ func (m *module) scan(id byte, content []byte) error {
 	case secFunction:
 		n := r.count(1)
 		for i := uint32(0); i < n && r.err == nil; i++ {
-			m.typeIndex(r)
+			m.funcType(r)
 		}
 		r.end("function")
+	case secTable:
+		m.tables += r.count(2)
+		return r.err // the tables themselves are copied
+	case secElement:
+		m.elems = r.count(1)
+		return r.err
 	case secGlobal:
 		n := r.count(3)
 		m.globals += n
@@ -163,11 +206,13 @@ func (m *module) scan(id byte, content []byte) error {
 	case secExport:
 		n := r.count(3)
 		for i := uint32(0); i < n && r.err == nil; i++ {
-			if name := r.name(); name == FuelGlobal && r.err == nil {
-				return fmt.Errorf("%w: export %q", ErrReserved, FuelGlobal)
+			if name := r.name(); strings.HasPrefix(name, ReservedPrefix) && r.err == nil {
+				return fmt.Errorf("%w: export %q", ErrReserved, name)
 			}
-			r.byte()
-			r.u32()
+			kind, idx := r.byte(), r.u32()
+			if kind == 0x00 {
+				m.exported = append(m.exported, idx)
+			}
 		}
 		r.end("export")
 	}
@@ -201,8 +246,14 @@ func Rewrite(wasm []byte, opts Options) ([]byte, Info, error) {
 	if !opts.Fuel {
 		return append([]byte(nil), wasm...), Info{}, nil
 	}
-	rw := &rewriter{m: m, opts: opts}
+	if opts.Link && !opts.Fuel {
+		return nil, Info{}, errors.New("rewrite: Link needs Fuel")
+	}
+	rw := &rewriter{m: m, opts: opts, badFn: -1}
 	out, err := rw.run()
+	if err == nil && rw.badFn >= 0 {
+		err = fmt.Errorf("%w: unknown function %d", ErrMalformed, rw.badFn)
+	}
 	if err != nil {
 		return nil, Info{}, err
 	}
@@ -216,11 +267,19 @@ type rewriter struct {
 	info Info
 	// tickType is the type index of (i64) -> (i64).
 	tickType uint32
+	// lk is where the link additions go (Options.Link).
+	lk linkLayout
+	// badFn is the first function index the input names but does not
+	// have (-1: none).
+	badFn int64
 }
 
 // fn maps a function index of the input to the output: the tick import is
 // added after the imported functions, so defined functions move up one.
 func (rw *rewriter) fn(i uint32) uint32 {
+	if i >= uint32(len(rw.m.funcTypes)) && rw.badFn < 0 {
+		rw.badFn = int64(i) // would name an injected function
+	}
 	if i >= rw.m.funcImps {
 		return i + 1
 	}
@@ -235,8 +294,14 @@ func (rw *rewriter) run() ([]byte, error) {
 	out := append([]byte(nil), header...)
 	// The sections the fuel needs may be missing: emit each at its place.
 	need := map[byte]bool{secType: true, secImport: true, secGlobal: true, secExport: true}
+	if rw.opts.Link {
+		rw.link()
+		for _, id := range []byte{secFunction, secTable, secElement, secCode} {
+			need[id] = true
+		}
+	}
 	emitMissing := func(before int) error {
-		for _, id := range []byte{secType, secImport, secGlobal, secExport} {
+		for _, id := range []byte{secType, secImport, secFunction, secTable, secGlobal, secExport, secElement, secCode} {
 			if need[id] && order[id] < before {
 				c, err := rw.section(id, nil)
 				if err != nil {
@@ -285,34 +350,27 @@ func (rw *rewriter) section(id byte, content []byte) ([]byte, error) {
 	r := &reader{b: content}
 	var out []byte
 	switch id {
-	case secType:
-		r.items()
-		out = appendU32(nil, rw.m.types+1)
-		out = append(out, content[r.pos:]...)
-		out = append(out, 0x60, 1, 0x7e, 1, 0x7e) // (i64) -> (i64)
-		return out, r.err
-	case secImport:
+	case secType, secImport, secFunction, secTable:
+		// Items appended after the input's, copied as they are.
 		n := r.items()
-		out = appendU32(nil, n+1)
+		add, extra := rw.appended(id)
+		out = appendU32(nil, n+add)
 		out = append(out, content[r.pos:]...)
-		out = appendName(out, RuntimeModule)
-		out = appendName(out, TickFunction)
-		out = append(out, 0x00)
-		return appendU32(out, rw.tickType), r.err
+		return append(out, extra...), r.err
 	case secGlobal:
 		n := r.items()
-		out = appendU32(nil, n+1)
+		add, extra := rw.appended(id)
+		out = appendU32(nil, n+add)
 		for i := uint32(0); i < n && r.err == nil; i++ {
 			out = append(out, r.byte(), r.byte()) // type, mutability
 			out = rw.constExpr(r, out)
 		}
 		r.end("global")
-		out = append(out, 0x7e, 0x01, opI64Const) // mut i64
-		out = appendS64(out, rw.opts.InitialFuel)
-		return append(out, opEnd), r.err
+		return append(out, extra...), r.err
 	case secExport:
 		n := r.items()
-		out = appendU32(nil, n+1)
+		add, extra := rw.appended(id)
+		out = appendU32(nil, n+add)
 		for i := uint32(0); i < n && r.err == nil; i++ {
 			out = appendName(out, r.name())
 			kind := r.byte()
@@ -326,9 +384,7 @@ func (rw *rewriter) section(id byte, content []byte) ([]byte, error) {
 			out = appendU32(append(out, kind), idx)
 		}
 		r.end("export")
-		out = appendName(out, FuelGlobal)
-		out = append(out, 0x03)
-		return appendU32(out, rw.info.FuelIndex), r.err
+		return append(out, extra...), r.err
 	case secStart:
 		out = appendU32(nil, rw.fn(r.u32()))
 		r.end("start")
@@ -341,6 +397,35 @@ func (rw *rewriter) section(id byte, content []byte) ([]byte, error) {
 		return rw.custom(r)
 	}
 	return content, nil
+}
+
+// appended returns the items the rewrite adds at the end of a section, and
+// how many.
+func (rw *rewriter) appended(id byte) (uint32, []byte) {
+	var n uint32
+	var out []byte
+	switch id {
+	case secType:
+		n, out = 1, append(out, 0x60, 1, 0x7e, 1, 0x7e) // tick: (i64) -> (i64)
+	case secImport:
+		out = appendName(out, RuntimeModule)
+		out = appendName(out, TickFunction)
+		out = append(out, 0x00)
+		n, out = 1, appendU32(out, rw.tickType)
+	case secGlobal:
+		out = append(out, 0x7e, 0x01, opI64Const) // mut i64
+		out = appendS64(out, rw.opts.InitialFuel)
+		n, out = 1, append(out, opEnd)
+	case secExport:
+		out = appendName(out, FuelGlobal)
+		out = append(out, 0x03)
+		n, out = 1, appendU32(out, rw.info.FuelIndex)
+	}
+	if rw.opts.Link {
+		ln, lout := rw.linkItems(id)
+		n, out = n+ln, append(out, lout...)
+	}
+	return n, out
 }
 
 // constExpr copies a constant expression, moving the functions it names.
@@ -368,8 +453,12 @@ func (rw *rewriter) emit(out, body []byte, in instr) []byte {
 
 // elements copies the element section, moving function indices.
 func (rw *rewriter) elements(r *reader) ([]byte, error) {
-	n := r.count(1)
-	out := appendU32(nil, n)
+	var n uint32
+	if r.b != nil {
+		n = r.count(1)
+	}
+	add, extra := rw.linkItems(secElement)
+	out := appendU32(nil, n+add)
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		flags := r.u32()
 		out = appendU32(out, flags)
@@ -378,7 +467,11 @@ func (rw *rewriter) elements(r *reader) ([]byte, error) {
 			break
 		}
 		if flags&2 != 0 && flags&1 == 0 { // explicit table index
-			out = appendU32(out, r.u32())
+			t := r.u32()
+			if t >= rw.m.tables && r.err == nil {
+				r.fail("element segment for unknown table %d", t)
+			}
+			out = appendU32(out, t)
 		}
 		if flags&1 == 0 { // active: offset
 			out = rw.constExpr(r, out)
@@ -398,7 +491,7 @@ func (rw *rewriter) elements(r *reader) ([]byte, error) {
 		}
 	}
 	r.end("element")
-	return out, r.err
+	return append(out, extra...), r.err
 }
 
 // custom keeps custom sections, moving the function indices of the name

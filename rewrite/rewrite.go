@@ -14,6 +14,16 @@ const (
 	// FuelGlobal is the export name of the injected fuel counter, a
 	// mutable i64 global.
 	FuelGlobal = "wasmhot:fuel"
+	// RefFunction is the export name of the injected link entry, of type
+	// (i32) -> (funcref): the entry point of the module's i-th exported
+	// function, in export section order (Options.Link).
+	RefFunction = "wasmhot:ref"
+	// DepthGlobal is the export name of the injected mutable i32 global
+	// that counts the calls running through the entry points.
+	DepthGlobal = "wasmhot:depth"
+	// ReservedPrefix starts every name the rewriter injects; a module may
+	// not export a name with it.
+	ReservedPrefix = "wasmhot:"
 )
 
 // Errors of [Rewrite].
@@ -36,6 +46,10 @@ type Options struct {
 	// InitialFuel is the counter's value when an instance starts, which is
 	// what its start function may use before the first tick.
 	InitialFuel int64
+	// Link adds the entry points of external calls (see the package
+	// documentation). It needs Fuel: an entry point is only as
+	// interruptible as the code it calls.
+	Link bool
 }
 
 // Info records what a rewrite injected.
@@ -48,4 +62,7 @@ type Info struct {
 	// TickIndex is the function index of the tick import in the output;
 	// FuelIndex the global index of the fuel counter.
 	TickIndex, FuelIndex uint32
+	// Entries is the number of link entry points (Options.Link): one per
+	// exported function.
+	Entries int
 }

@@ -46,7 +46,7 @@ func newMeter(t testing.TB, slice int64) *meter {
 
 func (m *meter) instantiate(t testing.TB, wasm []byte) api.Module {
 	t.Helper()
-	out, _, err := rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, InitialFuel: m.slice})
+	out, _, err := rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, Link: true, InitialFuel: m.slice})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestSpinTicks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _, err := rewrite.Rewrite(guestexamples.Wasm("cpu"), rewrite.Options{Fuel: true, InitialFuel: 1000})
+	out, _, err := rewrite.Rewrite(guestexamples.Wasm("cpu"), rewrite.Options{Fuel: true, Link: true, InitialFuel: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,19 +158,19 @@ func TestSpinTicks(t *testing.T) {
 }
 
 func TestReservedNames(t *testing.T) {
-	out, _, err := rewrite.Rewrite(guestexamples.Wasm("cpu"), rewrite.Options{Fuel: true})
+	out, _, err := rewrite.Rewrite(guestexamples.Wasm("cpu"), rewrite.Options{Fuel: true, Link: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Rewriting twice finds the names of the first rewrite.
-	if _, _, err := rewrite.Rewrite(out, rewrite.Options{Fuel: true}); !errors.Is(err, rewrite.ErrReserved) {
+	if _, _, err := rewrite.Rewrite(out, rewrite.Options{Fuel: true, Link: true}); !errors.Is(err, rewrite.ErrReserved) {
 		t.Fatalf("second rewrite: %v, want ErrReserved", err)
 	}
 }
 
 func TestRefusesGarbage(t *testing.T) {
 	for _, in := range [][]byte{nil, []byte("\x00asm"), []byte("\x00asm\x01\x00\x00\x00\x0a\xff"), []byte("hello world")} {
-		if _, _, err := rewrite.Rewrite(in, rewrite.Options{Fuel: true}); !errors.Is(err, rewrite.ErrMalformed) {
+		if _, _, err := rewrite.Rewrite(in, rewrite.Options{Fuel: true, Link: true}); !errors.Is(err, rewrite.ErrMalformed) {
 			t.Errorf("%q: %v, want ErrMalformed", in, err)
 		}
 	}
@@ -197,7 +197,7 @@ func TestGuestExamples(t *testing.T) {
 			}
 			goGuest := strings.HasPrefix(filepath.Base(path), "go_")
 			if goGuest && goCompiled {
-				if _, _, err := rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, InitialFuel: 100}); err != nil {
+				if _, _, err := rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, Link: true, InitialFuel: 100}); err != nil {
 					t.Errorf("%s: %v", path, err)
 				}
 				n++
@@ -209,7 +209,7 @@ func TestGuestExamples(t *testing.T) {
 			} else {
 				c.Close(ctx)
 			}
-			out, info, err := rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, InitialFuel: 100})
+			out, info, err := rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, Link: true, InitialFuel: 100})
 			if strings.HasPrefix(filepath.Base(path), "reserved_") {
 				if !errors.Is(err, rewrite.ErrReserved) {
 					t.Errorf("%s: %v, want ErrReserved", path, err)
@@ -264,7 +264,7 @@ func TestDifferential(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		m := newMeter(t, 1000)
-		out, _, err := rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, InitialFuel: 1000})
+		out, _, err := rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, Link: true, InitialFuel: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -330,7 +330,7 @@ func TestRefusesWhatTheRewriteWouldValidate(t *testing.T) {
 		if _, err := r.CompileModule(ctx, []byte(wasm)); err == nil {
 			t.Fatalf("%s: wazero accepts the input", name)
 		}
-		if _, _, err := rewrite.Rewrite([]byte(wasm), rewrite.Options{Fuel: true}); !errors.Is(err, rewrite.ErrMalformed) {
+		if _, _, err := rewrite.Rewrite([]byte(wasm), rewrite.Options{Fuel: true, Link: true}); !errors.Is(err, rewrite.ErrMalformed) {
 			t.Errorf("%s: %v, want ErrMalformed", name, err)
 		}
 	}
@@ -341,7 +341,7 @@ func TestRefusesWhatTheRewriteWouldValidate(t *testing.T) {
 // the name section, which must stay last.
 func TestAddedSectionsPrecedeTrailingCustom(t *testing.T) {
 	in := []byte("\x00asm\x01\x00\x00\x00\x00\x08\x04name\x02\x01\x00")
-	out, _, err := rewrite.Rewrite(in, rewrite.Options{Fuel: true})
+	out, _, err := rewrite.Rewrite(in, rewrite.Options{Fuel: true, Link: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -285,14 +285,16 @@ func (r *specScriptRun) command(i int, c *specCommand) {
 	}
 }
 
-// specRewrite calls Rewrite and turns a panic into an error.
-func specRewrite(wasm []byte) (out []byte, panicked bool, err error) {
+// rewrite calls Rewrite as a sandboxed host does and turns a panic into an
+// error. The link entry points need reference types and bulk memory, so
+// the 1.0 suite, run with 1.0 features only, is rewritten without them.
+func (r *specScriptRun) rewrite(wasm []byte) (out []byte, panicked bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			panicked, err = true, fmt.Errorf("panic: %v", p)
 		}
 	}()
-	out, _, err = rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, InitialFuel: specInitialFuel})
+	out, _, err = rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, Link: r.features != api.CoreFeaturesV1, InitialFuel: specInitialFuel})
 	return out, false, err
 }
 
@@ -312,7 +314,7 @@ func (r *specScriptRun) prepare(c *specCommand) (p *specPrepared, ok bool) {
 	if err != nil {
 		r.t.Fatalf("line %d: %v", c.Line, err)
 	}
-	out, panicked, rwErr := specRewrite(wasm)
+	out, panicked, rwErr := r.rewrite(wasm)
 	if panicked {
 		r.dump(c.Filename, wasm, nil)
 		r.failf(c, "%s: Rewrite panicked: %v", c.Filename, rwErr)
@@ -595,7 +597,7 @@ func (r *specScriptRun) assertRejected(c *specCommand) {
 	if err != nil {
 		r.t.Fatalf("line %d: %v", c.Line, err)
 	}
-	out, panicked, rwErr := specRewrite(wasm)
+	out, panicked, rwErr := r.rewrite(wasm)
 	if panicked {
 		r.dump(c.Filename, wasm, nil)
 		r.failf(c, "%s: Rewrite panicked: %v", c.Filename, rwErr)
@@ -657,6 +659,6 @@ func (r *specScriptRun) dumpInstance(w *specInstance) {
 	if err != nil {
 		return
 	}
-	out, _, _ := specRewrite(orig)
+	out, _, _ := r.rewrite(orig)
 	r.dump(w.file, orig, out)
 }
