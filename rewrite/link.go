@@ -70,7 +70,7 @@ func (rw *rewriter) linkItems(id byte) (uint32, []byte) {
 		out = appendName(out, DepthGlobal)
 		return 2, appendU32(append(out, 0x03), lk.depth)
 	case secElement:
-		out = appendU32(append(out, 0x02), lk.table) // active, explicit table
+		out = appendU32(append(out, 0x02), lk.table)  // active, explicit table
 		out = append(out, opI32Const, 0, opEnd, 0x00) // offset 0, elemkind funcref
 		out = appendU32(out, n)
 		for j := uint32(0); j < n; j++ {
