@@ -66,6 +66,10 @@ func (h *Host) instantiateABI(ctx context.Context) error {
 		b = b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
 			p := procFrom(ctx)
 			defer h.recoverHost(p, name)
+			if p != nil {
+				p.enterHost()
+				defer p.leaveHost()
+			}
 			fn(h, ctx, m, stack)
 		}), f.sig.Params, f.sig.Results).Export(f.name)
 	}

@@ -255,8 +255,15 @@ func (e *bytesError) Unwrap() error { return ErrBadResult }
 // call, copy out, charging the fuel to a; over reports a budget exceeded.
 // Wasm errors are returned unwrapped; convention breaches as *bytesError.
 func (in *instance) callBytes(ctx context.Context, a *account, idx int, data []byte, limit int) (out []byte, over bool, err error) {
+	p := in.fam.proc
+	if p != nil {
+		p.leaveHost()
+	}
 	in.fuelIn(a)
 	out, err = in.bytesConvention(ctx, idx, data, limit)
+	if p != nil {
+		p.enterHost()
+	}
 	return out, in.fuelOut(a), err
 }
 

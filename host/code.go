@@ -45,7 +45,10 @@ type code struct {
 	idle  []*instance            // pooled instances for Go calls
 	live  map[*instance]struct{} // every open instance of this version
 	procs map[*process]int       // processes lingering here, with a count of holds
-	freed bool
+	// linkers are the processes with an instance of c in their family
+	// (link tables): they linger when its depth counter is not zero.
+	linkers map[*process]*instance
+	freed   bool
 }
 
 // target is an export table entry: one exported function of one version.
@@ -53,6 +56,9 @@ type target struct {
 	code *code
 	idx  int // index in code.ver.Exports and instance.fns
 	sig  modules.Signature
+	// entry is the function's link entry point (rewrite.Info.Entries);
+	// -1 when the version has none (trusted mode).
+	entry int
 }
 
 func (h *Host) newCode(v *modules.Version) *code {
@@ -63,6 +69,15 @@ func (h *Host) newCode(v *modules.Version) *code {
 		alloc:   -1,
 		live:    map[*instance]struct{}{},
 		procs:   map[*process]int{},
+		linkers: map[*process]*instance{},
+	}
+	entries := map[string]int{}
+	if v.Rewrite != nil {
+		for i, n := range v.Rewrite.Entries {
+			if _, dup := entries[n]; !dup {
+				entries[n] = i
+			}
+		}
 	}
 	c.gate.OnClose(c.reclaimSpare)
 	starts := []string{}
@@ -72,7 +87,11 @@ func (h *Host) newCode(v *modules.Version) *code {
 		}
 	}
 	for i, f := range v.Exports {
-		c.targets[f.Name] = &target{code: c, idx: i, sig: f.Signature}
+		entry, ok := entries[f.Name]
+		if !ok {
+			entry = -1
+		}
+		c.targets[f.Name] = &target{code: c, idx: i, sig: f.Signature, entry: entry}
 		if f.Name == "alloc" && f.Signature.Equal(allocSig) {
 			c.alloc = i
 		}
@@ -97,10 +116,20 @@ type instance struct {
 	fns  []api.Function // cached exports, by index in code.ver.Exports
 	mem  api.Memory
 	done chan struct{} // closed when the host closes the instance
-	// stubs are the instances linking this one's imports of guest modules.
+	// stubs are the instances linking this one's imports of guest modules;
+	// seen their link epochs (sandboxed mode).
 	stubs []api.Module
+	seen  []api.MutableGlobal
 	// owner is the process the instance belongs to (nil: pooled).
 	owner *process
+	// fam is the family the instance is linked in: its process's, or the
+	// one of the Go call's pooled instance it was linked from (for a pooled
+	// instance, its own, whose root it is).
+	fam *family
+	// ref and depth are the injected link entries and call depth
+	// (sandboxed mode).
+	ref   api.Function
+	depth api.Global
 	// busy marks a process's cached callee instance while a call of the
 	// process runs on it (only the owner's goroutine touches it).
 	busy bool
@@ -149,6 +178,19 @@ func (c *code) instantiate(ctx context.Context, owner *process) (*instance, erro
 	in.mod = mod
 	if g, ok := mod.ExportedGlobal(rewrite.FuelGlobal).(api.MutableGlobal); ok {
 		in.fuel = g
+		in.granted = int64(g.Get())
+	}
+	in.ref = mod.ExportedFunction(rewrite.RefFunction)
+	in.depth = mod.ExportedGlobal(rewrite.DepthGlobal)
+	if owner != nil {
+		in.fam = &owner.fam
+	} else {
+		in.fam = &family{root: in}
+	}
+	for _, s := range stubs {
+		if g, ok := s.ExportedGlobal(seenGlobal).(api.MutableGlobal); ok {
+			in.seen = append(in.seen, g)
+		}
 	}
 	in.fns = make([]api.Function, len(c.ver.Exports))
 	in.mem = mod.Memory()
@@ -162,6 +204,9 @@ func (c *code) instantiate(ctx context.Context, owner *process) (*instance, erro
 	c.live[in] = struct{}{}
 	c.mu.Unlock()
 	c.h.insts.Store(mod, in)
+	for _, s := range stubs {
+		c.h.insts.Store(s, in) // a link module's resolves are its owner's
+	}
 	return in, nil
 }
 
@@ -171,11 +216,15 @@ func (in *instance) close(exitCode uint32) {
 	in.closeOnce.Do(func() {
 		close(in.done)
 		_ = in.mod.CloseWithExitCode(context.Background(), exitCode)
+		c := in.code
 		for _, s := range in.stubs {
 			_ = s.Close(context.Background())
+			c.h.insts.Delete(s)
 		}
-		c := in.code
 		c.h.insts.Delete(in.mod)
+		if f := in.fam; f != nil && f.root == in {
+			f.close() // a pooled instance's family goes with it
+		}
 		c.mu.Lock()
 		delete(c.live, in)
 		c.mu.Unlock()
@@ -213,6 +262,7 @@ func (c *code) lend(ctx context.Context) (*instance, error) {
 // with the call's gate ticket, or goes to the idle list and the ticket is
 // returned. A closed instance is dropped.
 func (c *code) giveBack(in *instance) {
+	in.fam.unlink(in)
 	if in.mod.IsClosed() {
 		in.close(0)
 		c.gate.Leave()
@@ -267,6 +317,7 @@ func (c *code) get(ctx context.Context) (*instance, error) {
 
 // put returns an instance borrowed with get; a closed one is dropped.
 func (c *code) put(in *instance) {
+	in.fam.unlink(in)
 	if in.mod.IsClosed() {
 		in.close(0)
 		return
@@ -291,10 +342,17 @@ func (c *code) putIdle(in *instance) {
 func (c *code) Gate() *purger.Gate { return &c.gate }
 
 // Lingering implements purger.Target: the processes whose own instance is
-// of c, and those with a call into c on their stack. The second kind is
+// of c, those with a call into c through the host on their stack, and
+// those with a frame of c from a link call (their instance of c counts a
+// depth above zero). A depth of zero is trusted only after the process
+// has reached a safepoint (safepoint.go). Processes with host calls are
 // found by scanning the processes: calls are frequent and purges rare, so
 // the call path only touches the calling process.
-func (c *code) Lingering() []purger.Process {
+func (c *code) Lingering() []purger.Process { return c.lingeringProcs(true) }
+
+// lingeringProcs is Lingering; without settle it reads the link depths as
+// they are, for a count that need not be exact (Modules).
+func (c *code) lingeringProcs(settle bool) []purger.Process {
 	c.mu.Lock()
 	out := make([]purger.Process, 0, len(c.procs))
 	seen := make(map[*process]bool, len(c.procs))
@@ -302,10 +360,34 @@ func (c *code) Lingering() []purger.Process {
 		out = append(out, p)
 		seen[p] = true
 	}
+	type link struct {
+		p    *process
+		in   *instance
+		mark uint64
+	}
+	var links []link
+	for p, in := range c.linkers {
+		if !seen[p] {
+			links = append(links, link{p, in, p.mark()})
+		}
+	}
 	c.mu.Unlock()
 	for _, p := range c.h.procs.all() {
 		if !seen[p] && p.onStack(c) {
 			out = append(out, p)
+			seen[p] = true
+		}
+	}
+	for _, l := range links {
+		if seen[l.p] {
+			continue
+		}
+		if settle {
+			l.p.settle(l.mark)
+		}
+		if l.in.depthNow() > 0 {
+			out = append(out, l.p)
+			seen[l.p] = true
 		}
 	}
 	return out
@@ -372,4 +454,4 @@ func (c *code) release(p *process) {
 	c.mu.Unlock()
 }
 
-func (c *code) lingering() int { return len(c.Lingering()) }
+func (c *code) lingering() int { return len(c.lingeringProcs(false)) }

@@ -19,22 +19,10 @@ import (
 // re-entered. The caller holds c's gate. Only p's goroutine uses callees and
 // the busy flags, so they need no lock.
 func (p *process) callee(ctx context.Context, c *code) (in *instance, pooled bool, err error) {
-	in = p.callees[c]
-	switch {
-	case in == nil:
-		if in, err = c.instantiate(ctx, p); err != nil {
-			return nil, false, err
-		}
-		for oc, oin := range p.callees {
-			if isClosed(oin) { // its version was purged
-				delete(p.callees, oc)
-			}
-		}
-		p.callees[c] = in
-	case isClosed(in):
-		delete(p.callees, c)
-		return p.callee(ctx, c)
-	case in.busy:
+	if in, err = p.fam.linked(ctx, c); err != nil {
+		return nil, false, err
+	}
+	if in.busy {
 		if in, err = c.get(ctx); err != nil {
 			return nil, false, err
 		}
@@ -68,14 +56,6 @@ func (p *process) onStack(c *code) bool {
 		}
 	}
 	return false
-}
-
-// closeCallees closes the instances p cached for its calls.
-func (p *process) closeCallees() {
-	for c, in := range p.callees {
-		in.close(0)
-		delete(p.callees, c)
-	}
 }
 
 // abiCallBytes is call_bytes: an external bytes call mod:fn(in) through the

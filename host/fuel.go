@@ -40,7 +40,7 @@ const fuelSlice = 250_000
 const yieldEvery = 500 * time.Microsecond
 
 // rewriteOptions is how sandboxed hosts rewrite guests.
-var rewriteOptions = rewrite.Options{Fuel: true, InitialFuel: fuelSlice}
+var rewriteOptions = rewrite.Options{Fuel: true, InitialFuel: fuelSlice, Link: true}
 
 // account is what a process or a Go call spends: total fuel used, and the
 // fuel used since the budget last refilled, checked against limit (0: no
@@ -119,15 +119,27 @@ func (in *instance) fuelOut(a *account) bool {
 	if in.fuel == nil || a == nil {
 		return false
 	}
-	return a.charge(in.granted - int64(in.fuel.Get()))
+	over := a.charge(in.granted - int64(in.fuel.Get()))
+	if f := in.fam; len(f.callees) > 0 {
+		f.settleFuel(a) // the linked instances' use since their last tick
+		over = a.limit > 0 && a.since > a.limit
+	}
+	return over
 }
 
 // callMetered calls f, an export of in, charging the fuel it uses to a; over
 // reports that it used more than a's budget allowed (the next tick would
 // have stopped it; the call ended first).
 func (in *instance) callMetered(ctx context.Context, a *account, f api.Function, stack []uint64) (over bool, err error) {
+	p := in.fam.proc
+	if p != nil {
+		p.leaveHost()
+	}
 	in.fuelIn(a)
 	err = f.CallWithStack(ctx, stack)
+	if p != nil {
+		p.enterHost()
+	}
 	return in.fuelOut(a), err
 }
 
@@ -148,6 +160,9 @@ func (h *Host) instantiateRuntime(ctx context.Context) error {
 // used, and grants the next one.
 func (h *Host) tick(ctx context.Context, m api.Module, stack []uint64) {
 	p := procFrom(ctx)
+	if p != nil {
+		p.tickSafepoint()
+	}
 	switch {
 	case p != nil && p.killed():
 		exit(p, Killed, nil)

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmhot/wasmhot/exports"
 	"github.com/wasmhot/wasmhot/modules"
@@ -39,6 +40,7 @@ type Host struct {
 	logMu sync.Mutex
 
 	ext       extSlots
+	epoch     api.MutableGlobal // the link epoch (sandboxed mode)
 	autoloads autoloads
 
 	closed atomic.Bool
@@ -85,6 +87,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	if err == nil {
 		err = h.instantiateExt(ctx)
+	}
+	if err == nil && cfg.mode == Sandboxed {
+		err = h.instantiateLink(ctx)
 	}
 	if err == nil {
 		err = h.instantiateWASI(ctx)

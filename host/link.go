@@ -88,7 +88,11 @@ func (c *code) link(ctx context.Context) error {
 	}
 	sort.Strings(names)
 	for _, m := range names {
-		compiled, err := c.h.r.CompileModule(ctx, encodeStub(byModule[m]))
+		enc := encodeStub
+		if c.h.cfg.mode == Sandboxed {
+			enc = encodeLinkStub
+		}
+		compiled, err := c.h.r.CompileModule(ctx, enc(byModule[m]))
 		if err != nil {
 			for _, s := range c.stubs {
 				_ = s.compiled.Close(ctx)
@@ -152,6 +156,9 @@ func (h *Host) instantiateExt(ctx context.Context) error {
 			}), params, results).Export(dispatchName(n, result))
 		}
 	}
+	const funcref = api.ValueType(0x70)
+	b = b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(h.linkResolve),
+		[]api.ValueType{api.ValueTypeI32}, []api.ValueType{funcref}).Export("resolve")
 	if _, err := b.Instantiate(ctx); err != nil {
 		return fmt.Errorf("host: instantiate %s: %w", extModule, err)
 	}

@@ -141,6 +141,7 @@ func (h *Host) finishLocked(p *Prepared) error {
 		}
 		h.codesMu.Unlock()
 		h.exports.Publish(ups...)
+		h.bumpEpoch()
 	})
 	if err != nil {
 		return err
@@ -296,6 +297,7 @@ func (h *Host) Delete(ctx context.Context, name string) (bool, error) {
 	defer h.codeMu.Unlock()
 	return h.table.Delete(name, func(modules.Switch) {
 		h.exports.Publish(exports.Update[target]{Module: name})
+		h.bumpEpoch()
 	})
 }
 

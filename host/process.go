@@ -87,11 +87,13 @@ type process struct {
 	fail *Exit
 	// cont is the continue target set during the running call.
 	cont string
-	// callees caches one instance per version p calls into (only p's
-	// goroutine touches it); stack lists the versions p has a call into on
-	// its stack, innermost last (guarded by mu: purges read it).
-	callees map[*code]*instance
-	stack   []*code
+	// fam holds one instance per version p calls into (link tables and
+	// host calls); stack lists the versions p has a call through the host
+	// into on its stack, innermost last (guarded by mu: purges read it).
+	fam   family
+	stack []*code
+	// sp counts p's safepoints (safepoint.go).
+	sp safepoints
 	// acct counts the fuel p uses (sandboxed mode) against its budget.
 	acct *account
 }
@@ -167,9 +169,9 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 		done:   make(chan struct{}),
 		state:  append([]byte(nil), state...),
 
-		callees: map[*code]*instance{},
-		acct:    &account{limit: h.cfg.fuel},
+		acct: &account{limit: h.cfg.fuel},
 	}
+	p.fam.proc = p
 	p.ctx = context.WithValue(context.Background(), ctxProcKey{}, p)
 	p.setStatus(Running)
 	if !h.procs.add(p, h.cfg.maxProcesses) {
@@ -211,6 +213,7 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 // run is the process goroutine: it calls the entry, then each continue
 // target, upgrading to the current version where it changed.
 func (p *process) run(t *target) {
+	p.enterHost() // the host code between calls is a safepoint
 	exit := p.loopSafe(t)
 	p.mu.Lock()
 	in := p.inst
@@ -221,7 +224,7 @@ func (p *process) run(t *target) {
 		in.code.release(p)
 		in.close(0)
 	}
-	p.closeCallees()
+	p.fam.close()
 	p.setStatus(Exited)
 	p.h.procs.exited(p)
 	close(p.done)

@@ -115,6 +115,9 @@ func newVersion(name string, wasm []byte, c wazero.CompiledModule, rw *rewrite.I
 		Rewrite:  rw,
 	}
 	for n, d := range c.ExportedFunctions() {
+		if rw != nil && strings.HasPrefix(n, rewrite.ReservedPrefix) {
+			continue // injected
+		}
 		v.Exports = append(v.Exports, Func{Name: n, Signature: Signature{d.ParamTypes(), d.ResultTypes()}})
 	}
 	sortFuncs(v.Exports)

@@ -40,7 +40,7 @@ func (rw *rewriter) link() {
 		depth:   m.globals + 1,
 	}
 	rw.lk.ref = rw.lk.first + uint32(len(m.exported))
-	rw.info.Entries = len(m.exported)
+	rw.info.Entries = m.exportNames[:len(m.exported)]
 }
 
 // linkItems returns the link additions to the end of one section, and how

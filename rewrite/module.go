@@ -52,7 +52,8 @@ type module struct {
 	// of each exported function, in export section order.
 	params    []uint32
 	funcTypes []uint32
-	exported  []uint32
+	exported    []uint32
+	exportNames []string
 }
 
 // checkIndices refuses an instruction that names a global, type, table or
@@ -206,12 +207,14 @@ func (m *module) scan(id byte, content []byte) error {
 	case secExport:
 		n := r.count(3)
 		for i := uint32(0); i < n && r.err == nil; i++ {
-			if name := r.name(); strings.HasPrefix(name, ReservedPrefix) && r.err == nil {
+			name := r.name()
+			if strings.HasPrefix(name, ReservedPrefix) && r.err == nil {
 				return fmt.Errorf("%w: export %q", ErrReserved, name)
 			}
 			kind, idx := r.byte(), r.u32()
 			if kind == 0x00 {
 				m.exported = append(m.exported, idx)
+				m.exportNames = append(m.exportNames, name)
 			}
 		}
 		r.end("export")

@@ -62,7 +62,7 @@ type Info struct {
 	// TickIndex is the function index of the tick import in the output;
 	// FuelIndex the global index of the fuel counter.
 	TickIndex, FuelIndex uint32
-	// Entries is the number of link entry points (Options.Link): one per
-	// exported function.
-	Entries int
+	// Entries names the link entry points (Options.Link): the i-th is the
+	// exported function whose name is Entries[i].
+	Entries []string
 }
