@@ -106,9 +106,9 @@ func encodeLinkStub(fns []stubFunc) []byte {
 		for i := range f.sig.Params {
 			b = appendU32(append(b, 0x20), uint32(i)) // local.get i
 		}
-		b = appendS32(append(b, 0x41), int32(k))     // i32.const k
+		b = appendS32(append(b, 0x41), int32(k))    // i32.const k
 		b = appendU32(append(b, 0x11), uint32(1+k)) // call_indirect (type 1+k)
-		return append(b, 0x00, 0x0b)                 // table 0; end
+		return append(b, 0x00, 0x0b)                // table 0; end
 	}
 	var bodies [][]byte
 	for k, f := range fns {
@@ -116,8 +116,8 @@ func encodeLinkStub(fns []stubFunc) []byte {
 		b := []byte{0x00, 0x23, 0x00, 0x23, 0x01, 0x52, 0x04, 0x40} // global.get epoch, seen; i64.ne; if
 		b = append(b, 0x41, 0x00, 0x41, 0x00, 0x41)                 // i32.const 0, 0, n
 		b = appendS32(b, int32(n))
-		b = append(b, 0xfc, 0x0c, 0x00, 0x00)             // table.init elem 0 table 0
-		b = append(b, 0x23, 0x00, 0x24, 0x01, 0x0b)       // seen = epoch; end
+		b = append(b, 0xfc, 0x0c, 0x00, 0x00)       // table.init elem 0 table 0
+		b = append(b, 0x23, 0x00, 0x24, 0x01, 0x0b) // seen = epoch; end
 		b = call(b, k, f)
 		// lazy_k: table[k] = resolve(slot); then call through it.
 		l := appendS32([]byte{0x00, 0x41}, int32(k))

@@ -50,8 +50,8 @@ type module struct {
 	// params is the parameter count of each type; funcTypes the type of
 	// each function, imported then defined; exported the function index
 	// of each exported function, in export section order.
-	params    []uint32
-	funcTypes []uint32
+	params      []uint32
+	funcTypes   []uint32
 	exported    []uint32
 	exportNames []string
 }
