@@ -164,32 +164,36 @@ var benchPairs = []struct {
 	group, path, floor, what, target string
 	max                              float64 // the ratio must be <= max (0: none)
 	min                              float64 // the ratio must be >= min (0: none)
+	mode                             string  // only in this mode ("": both)
 }{
-	{"CallExt", "wasmhot", "floor", "guest → guest external call (from a Go call) vs guest → host → CallWithStack", "≤ 1.3", 1.3, 0},
-	{"CallExt", "wasmhot_proc", "floor", "guest → guest external call (in a process) vs the same floor", "≤ 1.3", 1.3, 0},
-	{"CallExt", "floor_direct", "floor", "reference: a direct import (not swappable) vs the floor", "", 0, 0},
-	{"LocalCall", "wasmhot", "floor", "local call inside a guest (reference)", "", 0, 0},
-	{"Loop", "wasmhot", "floor", "CPU-bound guest loop, 12 instructions per iteration, vs raw wazero without interruption", "≤ 1.3", 1.3, 0},
-	{"Loop", "floor_closeondone", "floor", "reference: the same loop with wazero's WithCloseOnContextDone vs without", "", 0, 0},
-	{"EmptyLoop", "wasmhot", "floor", "empty loop, 5 instructions per iteration (worst case of a check per iteration)", "", 0, 0},
-	{"Recursion", "wasmhot", "floor", "recursive calls, fib(20) from Go", "≤ 1.3", 1.3, 0},
-	{"Kill", "wasmhot/p99", "", "kill of a process spinning in Wasm, Kill to Wait, p99", "≤ 1 ms", 1e6, 0},
-	{"Kill", "wasmhot", "floor_receive", "kill of a spinning process vs of one blocked in receive, mean", "", 0, 0},
-	{"GC", "wasmhot/maxpause", "", "longest GC stop-the-world pause while two guests spin", "≤ 10 ms", 1e7, 0},
-	{"GC", "wasmhot", "floor_go_spin", "runtime.GC() while two guests spin vs while two goroutines spin in Go", "", 0, 0},
-	{"Fuel", "wasmhot_work/distinct", "", "distinct fuel counts over every run of the same process", "= 1", 1, 1},
-	{"HostCall", "wasmhot_self", "floor_empty", "guest → host ABI call (self) vs an empty host function", "", 0, 0},
-	{"GoCall", "wasmhot_stack", "floor_CallWithStack", "Go → guest Func.CallWithStack vs raw CallWithStack", "≤ 1.5", 1.5, 0},
-	{"GoCall", "wasmhot", "floor_CallWithStack", "Go → guest Func.Call vs raw CallWithStack", "", 0, 0},
-	{"GoCall", "wasmhot", "floor_Call", "Go → guest Func.Call vs raw Call", "", 0, 0},
-	{"Spawn", "wasmhot", "floor", "spawn + exit of a process vs raw instantiate + close", "≤ 1.3", 1.3, 0},
-	{"Spawn", "wasmhot", "floor_go_call", "spawn + exit vs instantiate + goroutine + call + close", "", 0, 0},
-	{"MessageRoundTrip", "wasmhot", "floor", "message round trip between two processes vs raw ping-pong", "≤ 1.5", 1.5, 0},
-	{"Switch", "modules=1000", "modules=1", "switch (finish) with 1,000 modules vs with 1", "≤ 1.2", 1.2, 0},
-	{"Load", "wasmhot_cold", "floor_compile_miss", "load, cold vs raw CompileModule miss", "", 0, 0},
-	{"Load", "wasmhot_hit", "floor_compile_hit", "load, compile-cache hit vs raw CompileModule hit", "", 0, 0},
-	{"Load", "wasmhot_cold", "wasmhot_hit", "cold load ÷ compile-cache-hit load (speed-up)", "≥ 10", 0, 10},
-	{"LoadRestart", "wasmhot_dircache", "", "load after a restart with a persistent cache (ns/op)", "", 0, 0},
+	{"CallExt", "wasmhot", "floor_direct", "guest → guest external call from a Go call (link table) vs a raw direct import", "≤ 4", 4, 0, "sandboxed"},
+	{"CallExt", "wasmhot_proc", "floor_direct", "guest → guest external call in a process (link table) vs a raw direct import", "≤ 4", 4, 0, "sandboxed"},
+	{"CallExt", "wasmhot", "floor", "guest → guest external call from a Go call (host hop) vs guest → host → CallWithStack", "≤ 1.3", 1.3, 0, "trusted"},
+	{"CallExt", "wasmhot_proc", "floor", "guest → guest external call in a process (host hop) vs the same floor", "≤ 1.3", 1.3, 0, "trusted"},
+	{"CallExt", "floor_direct", "floor_local", "reference: a raw direct import vs a raw local call", "", 0, 0, ""},
+	{"CallExt", "floor", "floor_direct", "reference: a raw host round trip vs a raw direct import", "", 0, 0, ""},
+	{"LocalCall", "wasmhot", "floor", "local call inside a guest (reference)", "", 0, 0, ""},
+	{"Loop", "wasmhot", "floor", "CPU-bound guest loop, 12 instructions per iteration, vs raw wazero without interruption", "≤ 1.3", 1.3, 0, ""},
+	{"Loop", "floor_closeondone", "floor", "reference: the same loop with wazero's WithCloseOnContextDone vs without", "", 0, 0, ""},
+	{"EmptyLoop", "wasmhot", "floor", "empty loop, 5 instructions per iteration (worst case of a check per iteration)", "", 0, 0, ""},
+	{"Recursion", "wasmhot", "floor", "recursive calls, fib(20) from Go", "≤ 1.3", 1.3, 0, ""},
+	{"Kill", "wasmhot/p99", "", "kill of a process spinning in Wasm, Kill to Wait, p99", "≤ 1 ms", 1e6, 0, ""},
+	{"Kill", "wasmhot", "floor_receive", "kill of a spinning process vs of one blocked in receive, mean", "", 0, 0, ""},
+	{"GC", "wasmhot/maxpause", "", "longest GC stop-the-world pause while two guests spin", "≤ 10 ms", 1e7, 0, ""},
+	{"GC", "wasmhot", "floor_go_spin", "runtime.GC() while two guests spin vs while two goroutines spin in Go", "", 0, 0, ""},
+	{"Fuel", "wasmhot_work/distinct", "", "distinct fuel counts over every run of the same process", "= 1", 1, 1, ""},
+	{"HostCall", "wasmhot_self", "floor_empty", "guest → host ABI call (self) vs an empty host function", "", 0, 0, ""},
+	{"GoCall", "wasmhot_stack", "floor_CallWithStack", "Go → guest Func.CallWithStack vs raw CallWithStack", "≤ 1.5", 1.5, 0, ""},
+	{"GoCall", "wasmhot", "floor_CallWithStack", "Go → guest Func.Call vs raw CallWithStack", "", 0, 0, ""},
+	{"GoCall", "wasmhot", "floor_Call", "Go → guest Func.Call vs raw Call", "", 0, 0, ""},
+	{"Spawn", "wasmhot", "floor", "spawn + exit of a process vs raw instantiate + close", "≤ 1.3", 1.3, 0, ""},
+	{"Spawn", "wasmhot", "floor_go_call", "spawn + exit vs instantiate + goroutine + call + close", "", 0, 0, ""},
+	{"MessageRoundTrip", "wasmhot", "floor", "message round trip between two processes vs raw ping-pong", "≤ 1.5", 1.5, 0, ""},
+	{"Switch", "modules=1000", "modules=1", "switch (finish) with 1,000 modules vs with 1", "≤ 1.2", 1.2, 0, ""},
+	{"Load", "wasmhot_cold", "floor_compile_miss", "load, cold vs raw CompileModule miss", "", 0, 0, ""},
+	{"Load", "wasmhot_hit", "floor_compile_hit", "load, compile-cache hit vs raw CompileModule hit", "", 0, 0, ""},
+	{"Load", "wasmhot_cold", "wasmhot_hit", "cold load ÷ compile-cache-hit load (speed-up)", "≥ 10", 0, 10, ""},
+	{"LoadRestart", "wasmhot_dircache", "", "load after a restart with a persistent cache (ns/op)", "", 0, 0, ""},
 }
 
 func ratios(results []benchResult) []benchRatio {
@@ -202,6 +206,9 @@ func ratios(results []benchResult) []benchRatio {
 	var out []benchRatio
 	for _, mode := range []string{"sandboxed", "trusted"} {
 		for _, p := range benchPairs {
+			if p.mode != "" && p.mode != mode {
+				continue
+			}
 			path := p.group + "/" + mode + "/" + p.path
 			a, ok := ns[path]
 			if !ok {

@@ -239,15 +239,19 @@ func i64Bytes(v uint64) []byte {
 
 // CallExt: guest a's run(n) makes n calls of the imported b:f.
 //
-//	wasmhot        a and b loaded in wasmhot: each call goes a → stub →
-//	               host dispatch → export table → b's pooled instance; run
-//	               is called from Go (Func.Call)
+//	wasmhot        a and b loaded in wasmhot; run is called from Go
+//	               (Func.Call). Sandboxed: each call checks the link epoch
+//	               and goes through a's link table into the Go call's
+//	               instance of b's current version. Trusted: a → stub →
+//	               host dispatch → export table → b's instance.
 //	wasmhot_proc   the same loop in a process (a:proc, started by a message
 //	               with n; timed from the message to the end of Wait)
+//	floor_direct   raw: a linked to b natively, a direct import (no host
+//	               hop, not swappable)
+//	floor_local    raw: the same loop with a local call instead (run_local)
 //	floor          raw: a's import b.f is a Go host function that does
 //	               CallWithStack into another instance's f on a reused stack
-//	floor_direct   reference: a linked to b natively (no host hop, not
-//	               swappable)
+//	               (the host round trip)
 func CallExt(r Runner) {
 	for _, m := range benchModes {
 		r.Run(m.name+"/wasmhot", func(b *testing.B) {
@@ -280,6 +284,9 @@ func CallExt(r Runner) {
 		})
 		r.Run(m.name+"/floor", func(b *testing.B) {
 			rawCaller(b, "run")
+		})
+		r.Run(m.name+"/floor_local", func(b *testing.B) {
+			rawCaller(b, "run_local")
 		})
 		r.Run(m.name+"/floor_direct", func(b *testing.B) {
 			r := rawRuntime(b)
