@@ -364,3 +364,50 @@ func TestAddedSectionsPrecedeTrailingCustom(t *testing.T) {
 		t.Fatalf("section ids %v: the name section is not last", ids)
 	}
 }
+
+// TestLinkEntries: the entry table holds one entry per exported function,
+// in export section order; RefFunction returns each as a non-null funcref
+// and traps one past the last; the depth counter starts at zero; the
+// injected exports stay out of reach of a second rewrite (ErrReserved).
+func TestLinkEntries(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	_, err := r.NewHostModuleBuilder(rewrite.RuntimeModule).NewFunctionBuilder().
+		WithFunc(func(fuel int64) int64 { return 1000 }).Export(rewrite.TickFunction).Instantiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, info, err := rewrite.Rewrite(guestexamples.Wasm("cpu"), rewrite.Options{Fuel: true, Link: true, InitialFuel: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"mix", "empty", "fib", "work", "spin", "nop", "add"}
+	if strings.Join(info.Entries, ",") != strings.Join(want, ",") {
+		t.Fatalf("entries %v, want %v", info.Entries, want)
+	}
+	mod, err := r.Instantiate(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := mod.ExportedFunction(rewrite.RefFunction)
+	if ref == nil {
+		t.Fatalf("no %s export", rewrite.RefFunction)
+	}
+	for i := range info.Entries {
+		res, err := ref.Call(ctx, uint64(i))
+		if err != nil || res[0] == 0 {
+			t.Fatalf("%s(%d) = %v, %v; want a funcref", rewrite.RefFunction, i, res, err)
+		}
+	}
+	if _, err := ref.Call(ctx, uint64(len(info.Entries))); err == nil {
+		t.Fatalf("%s(%d) did not trap", rewrite.RefFunction, len(info.Entries))
+	}
+	if d := mod.ExportedGlobal(rewrite.DepthGlobal); d == nil || d.Get() != 0 {
+		t.Fatalf("depth global %v", d)
+	}
+	// The guest's own exports still answer, uncounted.
+	if res, err := mod.ExportedFunction("add").Call(ctx, 2, 3); err != nil || res[0] != 5 {
+		t.Fatalf("add(2, 3) = %v, %v", res, err)
+	}
+}
