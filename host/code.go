@@ -33,6 +33,9 @@ type code struct {
 	wasi        bool   // imports WASI (granted: checked at prepare)
 	stubs       []stub // one per imported guest module; fixed after link
 	stubsClosed sync.Once
+	// linkSlots are the ext slots of the external calls the rewrite
+	// compiled into c, by link table entry (rewrite.Info.Imports).
+	linkSlots []uint32
 
 	// spare is a one-instance pool in front of idle for Go calls. A parked
 	// spare holds a ticket of the gate, which the next Go call inherits:
@@ -130,6 +133,9 @@ type instance struct {
 	// (sandboxed mode).
 	ref   api.Function
 	depth api.Global
+	// epoch is the instance's copy of the link epoch, for the external
+	// calls compiled into it; the host sets it (bumpEpoch).
+	epoch api.MutableGlobal
 	// busy marks a process's cached callee instance while a call of the
 	// process runs on it (only the owner's goroutine touches it).
 	busy bool
@@ -187,6 +193,10 @@ func (c *code) instantiate(ctx context.Context, owner *process) (*instance, erro
 	} else {
 		in.fam = &family{root: in}
 	}
+	if g, ok := mod.ExportedGlobal(rewrite.SeenGlobal).(api.MutableGlobal); ok {
+		in.seen = append(in.seen, g)
+	}
+	in.epoch, _ = mod.ExportedGlobal(rewrite.EpochGlobal).(api.MutableGlobal)
 	for _, s := range stubs {
 		if g, ok := s.ExportedGlobal(seenGlobal).(api.MutableGlobal); ok {
 			in.seen = append(in.seen, g)
@@ -203,10 +213,7 @@ func (c *code) instantiate(ctx context.Context, owner *process) (*instance, erro
 	}
 	c.live[in] = struct{}{}
 	c.mu.Unlock()
-	c.h.insts.Store(mod, in)
-	for _, s := range stubs {
-		c.h.insts.Store(s, in) // a link module's resolves are its owner's
-	}
+	c.h.register(in)
 	return in, nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasmhot/wasmhot/modules"
 	"github.com/wasmhot/wasmhot/rewrite"
 )
 
@@ -40,7 +41,13 @@ const fuelSlice = 250_000
 const yieldEvery = 500 * time.Microsecond
 
 // rewriteOptions is how sandboxed hosts rewrite guests.
-var rewriteOptions = rewrite.Options{Fuel: true, InitialFuel: fuelSlice, Link: true}
+var rewriteOptions = rewrite.Options{Fuel: true, InitialFuel: fuelSlice, Link: true, External: isGuestModule}
+
+// isGuestModule says whether an import module is another guest module:
+// calls to its functions are external calls.
+func isGuestModule(module string) bool {
+	return module != ABIModule && module != wasiModule && modules.ValidName(module)
+}
 
 // account is what a process or a Go call spends: total fuel used, and the
 // fuel used since the budget last refilled, checked against limit (0: no
@@ -148,7 +155,9 @@ func (in *instance) callMetered(ctx context.Context, a *account, f api.Function,
 func (h *Host) instantiateRuntime(ctx context.Context) error {
 	_, err := h.r.NewHostModuleBuilder(rewrite.RuntimeModule).NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(h.tick), []api.ValueType{api.ValueTypeI64}, []api.ValueType{api.ValueTypeI64}).
-		Export(rewrite.TickFunction).Instantiate(ctx)
+		Export(rewrite.TickFunction).NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(h.inlineResolve), []api.ValueType{api.ValueTypeI32}, []api.ValueType{funcref}).
+		Export(rewrite.ResolveFunction).Instantiate(ctx)
 	if err != nil {
 		return fmt.Errorf("host: instantiate %s: %w", rewrite.RuntimeModule, err)
 	}

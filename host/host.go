@@ -41,6 +41,8 @@ type Host struct {
 
 	ext       extSlots
 	epoch     api.MutableGlobal // the link epoch (sandboxed mode)
+	epochMu   sync.Mutex        // orders bumps and new instances
+	epochN    int64             // guarded by epochMu
 	autoloads autoloads
 
 	closed atomic.Bool

@@ -69,8 +69,19 @@ type stub struct {
 
 var stubConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions()
 
-// link compiles the stubs for c's imports of guest modules.
+// link compiles the stubs for c's imports of guest modules, and numbers
+// the external calls the rewrite compiled into c.
 func (c *code) link(ctx context.Context) error {
+	if rw := c.ver.Rewrite; rw != nil {
+		for _, ri := range rw.Imports {
+			for _, imp := range c.ver.Imports {
+				if imp.Module == ri.Module && imp.Name == ri.Name {
+					c.linkSlots = append(c.linkSlots, c.h.ext.id(c.h, imp))
+					break
+				}
+			}
+		}
+	}
 	byModule := map[string][]stubFunc{}
 	seen := map[[2]string]bool{}
 	for _, imp := range c.ver.Imports {
@@ -156,7 +167,6 @@ func (h *Host) instantiateExt(ctx context.Context) error {
 			}), params, results).Export(dispatchName(n, result))
 		}
 	}
-	const funcref = api.ValueType(0x70)
 	b = b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(h.linkResolve),
 		[]api.ValueType{api.ValueTypeI32}, []api.ValueType{funcref}).Export("resolve")
 	if _, err := b.Instantiate(ctx); err != nil {

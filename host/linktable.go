@@ -29,6 +29,9 @@ import (
 // valid guest module name.
 const linkModule = "wasmhot:link"
 
+// funcref is the value type of a function reference.
+const funcref = api.ValueType(0x70)
+
 // epochModule is (module (global (export "epoch") (mut i64) (i64.const 0))).
 var epochModule = []byte{
 	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
@@ -51,10 +54,38 @@ func (h *Host) instantiateLink(ctx context.Context) error {
 }
 
 // bumpEpoch makes every link table resolve again at its next call. It
-// runs after each change of the export table, under codeMu.
+// runs after each change of the export table, under codeMu: it sets the
+// shared epoch the link modules read and every instance's own copy, which
+// the external calls compiled into it read (a global of the instance
+// itself costs less to read than an imported one).
 func (h *Host) bumpEpoch() {
-	if h.epoch != nil {
-		h.epoch.Set(h.epoch.Get() + 1)
+	if h.epoch == nil {
+		return
+	}
+	h.epochMu.Lock()
+	defer h.epochMu.Unlock()
+	h.epochN++
+	h.epoch.Set(uint64(h.epochN))
+	h.insts.Range(func(_, v any) bool {
+		if in := v.(*instance); in.epoch != nil {
+			in.epoch.Set(uint64(h.epochN))
+		}
+		return true
+	})
+}
+
+// register makes a new instance known (instanceOf) with the current epoch.
+// Under epochMu, so that a concurrent bump either sets the new instance's
+// epoch or happens before the instance reads it.
+func (h *Host) register(in *instance) {
+	h.epochMu.Lock()
+	defer h.epochMu.Unlock()
+	h.insts.Store(in.mod, in)
+	for _, s := range in.stubs {
+		h.insts.Store(s, in) // a link module's resolves are its owner's
+	}
+	if in.epoch != nil {
+		in.epoch.Set(uint64(h.epochN))
 	}
 }
 
@@ -62,7 +93,6 @@ func (h *Host) bumpEpoch() {
 // then f_k and its lazy resolver for each k; the epoch is global 0, the
 // epoch seen global 1.
 func encodeLinkStub(fns []stubFunc) []byte {
-	const funcref = 0x70
 	n := uint32(len(fns))
 	types := [][]byte{funcType([]api.ValueType{api.ValueTypeI32}, []api.ValueType{funcref})}
 	for _, f := range fns {
@@ -139,6 +169,26 @@ func encodeLinkStub(fns []stubFunc) []byte {
 // family. Undef and bad arity end the calling process, or fail the Go
 // call, as a call through the host does.
 func (h *Host) linkResolve(ctx context.Context, m api.Module, stack []uint64) {
+	stack[0] = h.resolveLink(ctx, m, uint32(stack[0]))
+}
+
+// inlineResolve is wasmhot:rt.resolve, called by a lazy resolver the
+// rewrite compiled into the guest m: stack[0] is the link table entry.
+func (h *Host) inlineResolve(ctx context.Context, m api.Module, stack []uint64) {
+	caller := h.instanceOf(m)
+	k := uint32(stack[0])
+	if caller == nil || k >= uint32(len(caller.code.linkSlots)) {
+		p := procFrom(ctx)
+		defer h.recoverHost(p, "resolve")
+		extFail(p, Trap, fmt.Errorf("resolve: no link entry %d: %w", k, ErrTrap))
+	}
+	stack[0] = h.resolveLink(ctx, m, caller.code.linkSlots[k])
+}
+
+// resolveLink resolves ext slot id for the link table of the caller m (an
+// instance, or a link module standing for one) and returns the funcref of
+// the entry point.
+func (h *Host) resolveLink(ctx context.Context, m api.Module, id uint32) (ref uint64) {
 	p := procFrom(ctx)
 	defer h.recoverHost(p, "ext")
 	if p != nil {
@@ -149,7 +199,7 @@ func (h *Host) linkResolve(ctx context.Context, m api.Module, stack []uint64) {
 		}
 	}
 	caller := h.instanceOf(m)
-	es := h.ext.get(uint32(stack[0]))
+	es := h.ext.get(id)
 	if caller == nil || caller.fam == nil {
 		extFail(p, Killed, fmt.Errorf("module[%s] function[%s]: the calling instance is closed: %w", es.slot.Module, es.slot.Function, ErrPurged))
 	}
@@ -164,7 +214,6 @@ func (h *Host) linkResolve(ctx context.Context, m api.Module, stack []uint64) {
 	c := t.code
 	fam := caller.fam
 	in, err := fam.linked(ctx, c)
-	var ref uint64
 	if err == nil {
 		ref, err = in.entry(ctx, t)
 	}
@@ -177,7 +226,7 @@ func (h *Host) linkResolve(ctx context.Context, m api.Module, stack []uint64) {
 	} else {
 		fam.tickets = append(fam.tickets, c) // a Go call holds the gate to its end
 	}
-	stack[0] = ref
+	return ref
 }
 
 // accepts reports whether t has the signature the importer declared.

@@ -23,12 +23,14 @@ const (
 	opGlobalSet          = 0x24
 	opI32Const           = 0x41
 	opI64Const           = 0x42
+	opI64Ne              = 0x52
 	opI64LtS             = 0x53
 	opI64Sub             = 0x7d
 	opRefFunc            = 0xd2
 	opPrefixMisc         = 0xfc
 	opPrefixSIMD         = 0xfd
 	opPrefixAtomic       = 0xfe
+	miscTableInit        = 12
 
 	blockEmpty = 0x40
 )

@@ -18,8 +18,15 @@ type linkLayout struct {
 	refType uint32 // type index of (i32) -> (funcref)
 	first   uint32 // function index of the first entry point
 	ref     uint32 // function index of RefFunction
+	lazy    uint32 // function index of the first lazy resolver
+	resolve uint32 // function index of the resolve import
 	table   uint32 // table index of the entry table
+	links   uint32 // table index of the link table
+	lazySeg uint32 // element segment of the lazy resolvers
 	depth   uint32 // global index of the depth counter
+	epoch   uint32 // global index of the epoch; seen is the next
+	// ext is, by link table entry, the function index of the import.
+	ext []uint32
 }
 
 // link lays out the link additions.
@@ -32,15 +39,77 @@ func (rw *rewriter) link() {
 			break
 		}
 	}
+	m.external = map[uint32]uint32{}
+	var ext []uint32
+	if rw.opts.External != nil {
+		for i, imp := range m.imports {
+			if rw.opts.External(imp.Module) {
+				m.external[uint32(i)] = uint32(len(ext))
+				ext = append(ext, uint32(i))
+				rw.info.Imports = append(rw.info.Imports, imp)
+			}
+		}
+	}
+	if len(ext) > 0 {
+		rw.added = 2 // resolve
+	}
 	defined := uint32(len(m.funcTypes)) - m.funcImps
 	rw.lk = linkLayout{
 		refType: m.types + 1,
-		first:   m.funcImps + 1 + defined,
+		first:   m.funcImps + rw.added + defined,
+		resolve: m.funcImps + 1,
 		table:   m.tables,
+		links:   m.tables + 1,
+		lazySeg: m.elems + 1,
 		depth:   m.globals + 1,
+		epoch:   m.globals + 2,
+		ext:     ext,
 	}
 	rw.lk.ref = rw.lk.first + uint32(len(m.exported))
+	rw.lk.lazy = rw.lk.ref + 1
 	rw.info.Entries = m.exportNames[:len(m.exported)]
+}
+
+// linkCall is a direct call of external import k compiled into the module:
+//
+//	if epoch != seen { table.init links 0..n from the lazy resolvers; seen = epoch }
+//	call_indirect links[k]
+//
+// The arguments stay on the stack below the check.
+func (rw *rewriter) linkCall(out []byte, k uint32) []byte {
+	lk := rw.lk
+	out = appendU32(append(out, opGlobalGet), lk.epoch)
+	out = appendU32(append(out, opGlobalGet), lk.epoch+1)
+	out = append(out, opI64Ne, opIf, blockEmpty, opI32Const, 0, opI32Const, 0, opI32Const)
+	out = appendS64(out, int64(len(lk.ext)))
+	out = appendU32(append(out, opPrefixMisc, miscTableInit), lk.lazySeg)
+	out = appendU32(out, lk.links)
+	out = appendU32(append(out, opGlobalGet), lk.epoch)
+	out = appendU32(append(out, opGlobalSet), lk.epoch+1)
+	out = append(out, opEnd, opI32Const)
+	out = appendS64(out, int64(k))
+	out = appendU32(append(out, opCallIndirect), rw.m.funcTypes[lk.ext[k]])
+	return appendU32(out, lk.links)
+}
+
+// lazy is the body of the lazy resolver of link table entry k: it fills
+// the entry with resolve(k) and calls through it.
+func (rw *rewriter) lazy(k uint32) []byte {
+	const opLocalGet, opTableSet = 0x20, 0x26
+	lk := rw.lk
+	f := lk.ext[k]
+	b := []byte{0x00, opI32Const} // no locals
+	b = appendS64(b, int64(k))
+	b = appendS64(append(b, opI32Const), int64(k))
+	b = appendU32(append(b, opCall), lk.resolve)
+	b = appendU32(append(b, opTableSet), lk.links)
+	for i := uint32(0); i < rw.m.params[rw.m.funcTypes[f]]; i++ {
+		b = appendU32(append(b, opLocalGet), i)
+	}
+	b = appendS64(append(b, opI32Const), int64(k))
+	b = appendU32(append(b, opCallIndirect), rw.m.funcTypes[f])
+	b = appendU32(b, lk.links)
+	return append(b, opEnd)
 }
 
 // linkItems returns the link additions to the end of one section, and how
@@ -50,7 +119,7 @@ func (rw *rewriter) linkItems(id byte) (uint32, []byte) {
 		return 0, nil
 	}
 	m, lk := rw.m, rw.lk
-	n := uint32(len(m.exported))
+	n, ext := uint32(len(m.exported)), uint32(len(lk.ext))
 	var out []byte
 	switch id {
 	case secType:
@@ -59,16 +128,29 @@ func (rw *rewriter) linkItems(id byte) (uint32, []byte) {
 		for _, f := range m.exported {
 			out = appendU32(out, m.funcTypes[f])
 		}
-		return n + 1, appendU32(out, lk.refType)
+		out = appendU32(out, lk.refType)
+		for _, f := range lk.ext {
+			out = appendU32(out, m.funcTypes[f])
+		}
+		return n + 1 + ext, out
 	case secTable:
-		return 1, appendU32([]byte{0x70, 0x00}, n) // funcref, min n
+		out = appendU32([]byte{0x70, 0x00}, n)            // entries: funcref, min n
+		return 2, appendU32(append(out, 0x70, 0x00), ext) // links: funcref, min ext
 	case secGlobal:
-		return 1, []byte{0x7f, 0x01, opI32Const, 0, opEnd} // mut i32 0
+		return 3, []byte{
+			0x7f, 0x01, opI32Const, 0, opEnd, // depth: mut i32 0
+			0x7e, 0x01, opI64Const, 0, opEnd, // epoch: mut i64 0
+			0x7e, 0x01, opI64Const, 0x7f, opEnd, // seen: mut i64 -1
+		}
 	case secExport:
 		out = appendName(out, RefFunction)
 		out = appendU32(append(out, 0x00), lk.ref)
 		out = appendName(out, DepthGlobal)
-		return 2, appendU32(append(out, 0x03), lk.depth)
+		out = appendU32(append(out, 0x03), lk.depth)
+		out = appendName(out, EpochGlobal)
+		out = appendU32(append(out, 0x03), lk.epoch)
+		out = appendName(out, SeenGlobal)
+		return 4, appendU32(append(out, 0x03), lk.epoch+1)
 	case secElement:
 		out = appendU32(append(out, 0x02), lk.table)  // active, explicit table
 		out = append(out, opI32Const, 0, opEnd, 0x00) // offset 0, elemkind funcref
@@ -76,14 +158,23 @@ func (rw *rewriter) linkItems(id byte) (uint32, []byte) {
 		for j := uint32(0); j < n; j++ {
 			out = appendU32(out, lk.first+j)
 		}
-		return 1, out
+		out = append(out, 0x01, 0x00) // passive, elemkind funcref
+		out = appendU32(out, ext)
+		for k := uint32(0); k < ext; k++ {
+			out = appendU32(out, lk.lazy+k)
+		}
+		return 2, out
 	case secCode:
 		for _, f := range m.exported {
 			out = appendBody(out, rw.entry(f))
 		}
 		ref := []byte{0x00, 0x20, 0x00, 0x25} // no locals; local.get 0; table.get
 		ref = appendU32(ref, lk.table)
-		return n + 1, appendBody(out, append(ref, opEnd))
+		out = appendBody(out, append(ref, opEnd))
+		for k := uint32(0); k < ext; k++ {
+			out = appendBody(out, rw.lazy(k))
+		}
+		return n + 1 + ext, out
 	}
 	return 0, nil
 }

@@ -54,6 +54,10 @@ type module struct {
 	funcTypes   []uint32
 	exported    []uint32
 	exportNames []string
+	// imports is every imported function; external, by function index, the
+	// link table entry of an external one (Options.External).
+	imports  []Import
+	external map[uint32]uint32
 }
 
 // checkIndices refuses an instruction that names a global, type, table or
@@ -162,13 +166,14 @@ func (m *module) scan(id byte, content []byte) error {
 		n := r.count(3)
 		for i := uint32(0); i < n && r.err == nil; i++ {
 			mod := r.name()
-			r.name()
+			name := r.name()
 			if mod == RuntimeModule && r.err == nil {
 				return fmt.Errorf("%w: import from %q", ErrReserved, RuntimeModule)
 			}
 			switch kind := r.byte(); kind {
 			case 0x00: // func
 				m.funcType(r)
+				m.imports = append(m.imports, Import{mod, name})
 				m.funcImps++
 			case 0x01: // table
 				r.refType()
@@ -252,7 +257,7 @@ func Rewrite(wasm []byte, opts Options) ([]byte, Info, error) {
 	if opts.Link && !opts.Fuel {
 		return nil, Info{}, errors.New("rewrite: Link needs Fuel")
 	}
-	rw := &rewriter{m: m, opts: opts, badFn: -1}
+	rw := &rewriter{m: m, opts: opts, badFn: -1, added: 1}
 	out, err := rw.run()
 	if err == nil && rw.badFn >= 0 {
 		err = fmt.Errorf("%w: unknown function %d", ErrMalformed, rw.badFn)
@@ -270,6 +275,9 @@ type rewriter struct {
 	info Info
 	// tickType is the type index of (i64) -> (i64).
 	tickType uint32
+	// added is the number of imported functions the rewrite adds: tick,
+	// and resolve when the module makes external calls (Link).
+	added uint32
 	// lk is where the link additions go (Options.Link).
 	lk linkLayout
 	// badFn is the first function index the input names but does not
@@ -284,7 +292,7 @@ func (rw *rewriter) fn(i uint32) uint32 {
 		rw.badFn = int64(i) // would name an injected function
 	}
 	if i >= rw.m.funcImps {
-		return i + 1
+		return i + rw.added
 	}
 	return i
 }
@@ -415,6 +423,12 @@ func (rw *rewriter) appended(id byte) (uint32, []byte) {
 		out = appendName(out, TickFunction)
 		out = append(out, 0x00)
 		n, out = 1, appendU32(out, rw.tickType)
+		if rw.added == 2 {
+			out = appendName(out, RuntimeModule)
+			out = appendName(out, ResolveFunction)
+			out = append(out, 0x00)
+			n, out = 2, appendU32(out, rw.lk.refType)
+		}
 	case secGlobal:
 		out = append(out, 0x7e, 0x01, opI64Const) // mut i64
 		out = appendS64(out, rw.opts.InitialFuel)
@@ -450,6 +464,9 @@ func (rw *rewriter) constExpr(r *reader, out []byte) []byte {
 func (rw *rewriter) emit(out, body []byte, in instr) []byte {
 	if !in.hasFn {
 		return append(out, body[in.start:in.end]...)
+	}
+	if k, ok := rw.m.external[in.fn]; ok && in.op == opCall {
+		return rw.linkCall(out, k)
 	}
 	return appendU32(append(out, in.op), rw.fn(in.fn))
 }

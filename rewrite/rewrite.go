@@ -21,6 +21,17 @@ const (
 	// DepthGlobal is the export name of the injected mutable i32 global
 	// that counts the calls running through the entry points.
 	DepthGlobal = "wasmhot:depth"
+	// ResolveFunction is the import, from RuntimeModule, of type (i32) ->
+	// (funcref) that fills entry k of the link table: the callee's entry
+	// point for the k-th external import (Info.Imports[k]).
+	ResolveFunction = "resolve"
+	// EpochGlobal and SeenGlobal are the export names of the injected
+	// mutable i64 globals of the link table: the host sets the epoch when
+	// what external calls reach may have changed; the module resets its
+	// link table when the epoch differs from the one it last saw (the host
+	// sets seen to -1 to force it).
+	EpochGlobal = "wasmhot:epoch"
+	SeenGlobal  = "wasmhot:seen"
 	// ReservedPrefix starts every name the rewriter injects; a module may
 	// not export a name with it.
 	ReservedPrefix = "wasmhot:"
@@ -46,11 +57,19 @@ type Options struct {
 	// InitialFuel is the counter's value when an instance starts, which is
 	// what its start function may use before the first tick.
 	InitialFuel int64
-	// Link adds the entry points of external calls (see the package
-	// documentation). It needs Fuel: an entry point is only as
-	// interruptible as the code it calls.
+	// Link adds the entry points of external calls and compiles the
+	// module's own external calls (see the package documentation). It
+	// needs Fuel: an entry point is only as interruptible as the code it
+	// calls.
 	Link bool
+	// External says which import modules are other guest modules, whose
+	// functions the module calls externally (Link): each direct call of
+	// such an import becomes a call through the link table. Nil: none.
+	External func(module string) bool
 }
+
+// Import is an imported function.
+type Import struct{ Module, Name string }
 
 // Info records what a rewrite injected.
 type Info struct {
@@ -65,4 +84,7 @@ type Info struct {
 	// Entries names the link entry points (Options.Link): the i-th is the
 	// exported function whose name is Entries[i].
 	Entries []string
+	// Imports are the external imports (Options.External) in the order of
+	// the link table: entry k calls Imports[k].
+	Imports []Import
 }
