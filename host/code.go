@@ -52,6 +52,9 @@ type code struct {
 	// (link tables): they linger when its depth counter is not zero.
 	linkers map[*process]*instance
 	freed   bool
+	// retired is the link epoch at which c stopped being current (0:
+	// still current, or never).
+	retired atomic.Int64
 }
 
 // target is an export table entry: one exported function of one version.
@@ -389,7 +392,7 @@ func (c *code) lingeringProcs(settle bool) []purger.Process {
 		if seen[l.p] {
 			continue
 		}
-		if settle {
+		if settle && !l.p.relinkedSince(c.retired.Load()) {
 			l.p.settle(l.mark)
 		}
 		if l.in.depthNow() > 0 {

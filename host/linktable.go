@@ -58,9 +58,9 @@ func (h *Host) instantiateLink(ctx context.Context) error {
 // shared epoch the link modules read and every instance's own copy, which
 // the external calls compiled into it read (a global of the instance
 // itself costs less to read than an imported one).
-func (h *Host) bumpEpoch() {
+func (h *Host) bumpEpoch() int64 {
 	if h.epoch == nil {
-		return
+		return 0
 	}
 	h.epochMu.Lock()
 	defer h.epochMu.Unlock()
@@ -72,6 +72,7 @@ func (h *Host) bumpEpoch() {
 		}
 		return true
 	})
+	return h.epochN
 }
 
 // register makes a new instance known (instanceOf) with the current epoch.
@@ -370,6 +371,40 @@ func (in *instance) resetLinks() {
 	for _, g := range in.seen {
 		g.Set(^uint64(0))
 	}
+}
+
+// relinkedSince reports whether every link table of p's instances was
+// reset at or after epoch e: then none of them can still lead into a
+// version that stopped being current at e, and a purge of that version
+// need not wait for p's safepoint to trust its depth there.
+func (p *process) relinkedSince(e int64) bool {
+	if e == 0 {
+		return false
+	}
+	ok := func(in *instance) bool {
+		for _, g := range in.seen {
+			// -1: a table never filled (a process's tables are only
+			// reset by the epoch), which leads nowhere.
+			if v := int64(g.Get()); v != -1 && v < e {
+				return false
+			}
+		}
+		return true
+	}
+	p.mu.Lock()
+	own := p.inst
+	p.mu.Unlock()
+	if own != nil && !ok(own) {
+		return false
+	}
+	p.fam.mu.Lock()
+	defer p.fam.mu.Unlock()
+	for _, in := range p.fam.callees {
+		if !ok(in) {
+			return false
+		}
+	}
+	return true
 }
 
 // depth is the number of external calls running in in through link

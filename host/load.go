@@ -141,7 +141,12 @@ func (h *Host) finishLocked(p *Prepared) error {
 		}
 		h.codesMu.Unlock()
 		h.exports.Publish(ups...)
-		h.bumpEpoch()
+		e := h.bumpEpoch()
+		for _, s := range sw {
+			if s.Prev != nil {
+				h.codeOf(s.Prev).retired.Store(e)
+			}
+		}
 	})
 	if err != nil {
 		return err
@@ -295,9 +300,12 @@ func (h *Host) Delete(ctx context.Context, name string) (bool, error) {
 	}
 	h.codeMu.Lock()
 	defer h.codeMu.Unlock()
-	return h.table.Delete(name, func(modules.Switch) {
+	return h.table.Delete(name, func(s modules.Switch) {
 		h.exports.Publish(exports.Update[target]{Module: name})
-		h.bumpEpoch()
+		e := h.bumpEpoch()
+		if s.Prev != nil {
+			h.codeOf(s.Prev).retired.Store(e)
+		}
 	})
 }
 

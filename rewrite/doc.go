@@ -26,8 +26,38 @@
 // straight-line code past the point where its fuel ran out. The tick import receives the (negative) counter
 // and returns the new one; it is where a host stops, meters or yields.
 //
+// # Links
+//
+// With [Options.Link] (which needs Fuel), the rewriter prepares a module for
+// external calls, in both directions.
+//
+// As a callee, the module gets one entry point per exported function: a
+// wrapper of the same type that adds one to the injected i32 global
+// exported as [DepthGlobal], calls the function and subtracts one. The
+// entry points sit in an added table, in export section order
+// ([Info.Entries]); the export [RefFunction] returns the i-th as a funcref.
+//
+// As a caller, every direct call of a function imported from a module that
+// [Options.External] names becomes a check and an indirect call through an
+// added link table (one entry per such import, [Info.Imports]):
+//
+//	if epoch != seen { table.init links from the lazy resolvers; seen = epoch }
+//	call_indirect links[k]
+//
+// epoch and seen are injected i64 globals exported as [EpochGlobal] and
+// [SeenGlobal]. A lazy resolver, also injected, fills its entry with the
+// funcref the import [ResolveFunction] of [RuntimeModule] returns, then
+// calls through it. The host decides what an entry resolves to and when
+// the epoch changes. Other uses of such an import (ref.func, exports,
+// element segments, return_call) are left as they are.
+//
+// Additions are appended (functions after the module's own, globals,
+// tables and element segments after its own), so that only function
+// indices move (by the one or two added imports). An index one past the
+// input's own would name an addition; such input is refused as malformed.
+//
 // A module that already uses the reserved names (an import from
-// RuntimeModule, an export named FuelGlobal) is refused with
-// [ErrReserved]: a guest can neither reach nor forge the injected counter
-// and import.
+// RuntimeModule, an export whose name starts with [ReservedPrefix]) is
+// refused with [ErrReserved]: a guest can neither reach nor forge what the
+// rewrite injects.
 package rewrite
