@@ -132,8 +132,9 @@ type instance struct {
 	// one of the Go call's pooled instance it was linked from (for a pooled
 	// instance, its own, whose root it is).
 	fam *family
-	// ref and depth are the injected link entries and call depth
-	// (sandboxed mode).
+	// ref and depth are the injected link entries (looked up on first
+	// use: an api.Function costs kilobytes) and call depth (sandboxed
+	// mode).
 	ref   api.Function
 	depth api.Global
 	// epoch is the instance's copy of the link epoch, for the external
@@ -189,7 +190,6 @@ func (c *code) instantiate(ctx context.Context, owner *process) (*instance, erro
 		in.fuel = g
 		in.granted = int64(g.Get())
 	}
-	in.ref = mod.ExportedFunction(rewrite.RefFunction)
 	in.depth = mod.ExportedGlobal(rewrite.DepthGlobal)
 	if owner != nil {
 		in.fam = &owner.fam
@@ -229,9 +229,8 @@ func (in *instance) close(exitCode uint32) {
 		c := in.code
 		for _, s := range in.stubs {
 			_ = s.Close(context.Background())
-			c.h.insts.Delete(s)
 		}
-		c.h.insts.Delete(in.mod)
+		c.h.unregister(in)
 		if f := in.fam; f != nil && f.root == in {
 			f.close() // a pooled instance's family goes with it
 		}

@@ -40,9 +40,10 @@ type Host struct {
 	logMu sync.Mutex
 
 	ext       extSlots
-	epoch     api.MutableGlobal // the link epoch (sandboxed mode)
-	epochMu   sync.Mutex        // orders bumps and new instances
-	epochN    int64             // guarded by epochMu
+	epoch     api.MutableGlobal      // the link epoch (sandboxed mode)
+	epochMu   sync.Mutex             // orders bumps and new instances
+	epochN    int64                  // guarded by epochMu
+	callers   map[*instance]struct{} // instances with link tables; epochMu
 	autoloads autoloads
 
 	closed atomic.Bool
@@ -72,6 +73,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		r:       wazero.NewRuntimeWithConfig(ctx, rc),
 		exports: exports.New[target](),
 		codes:   map[*modules.Version]*code{},
+		callers: map[*instance]struct{}{},
 	}
 	h.procs.init()
 	opts := modules.Options{

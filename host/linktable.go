@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmhot/wasmhot/rewrite"
 )
 
 // Link tables: external calls compiled into the guest (sandboxed mode).
@@ -55,9 +57,10 @@ func (h *Host) instantiateLink(ctx context.Context) error {
 
 // bumpEpoch makes every link table resolve again at its next call. It
 // runs after each change of the export table, under codeMu: it sets the
-// shared epoch the link modules read and every instance's own copy, which
-// the external calls compiled into it read (a global of the instance
-// itself costs less to read than an imported one).
+// shared epoch the link modules read and the own copy of every instance
+// with external calls compiled into it (a global of the instance itself
+// costs less to read than an imported one). Instances without external
+// calls are not visited, so a switch costs nothing per idle module.
 func (h *Host) bumpEpoch() int64 {
 	if h.epoch == nil {
 		return 0
@@ -66,12 +69,9 @@ func (h *Host) bumpEpoch() int64 {
 	defer h.epochMu.Unlock()
 	h.epochN++
 	h.epoch.Set(uint64(h.epochN))
-	h.insts.Range(func(_, v any) bool {
-		if in := v.(*instance); in.epoch != nil {
-			in.epoch.Set(uint64(h.epochN))
-		}
-		return true
-	})
+	for in := range h.callers {
+		in.epoch.Set(uint64(h.epochN))
+	}
 	return h.epochN
 }
 
@@ -85,9 +85,21 @@ func (h *Host) register(in *instance) {
 	for _, s := range in.stubs {
 		h.insts.Store(s, in) // a link module's resolves are its owner's
 	}
-	if in.epoch != nil {
+	if in.epoch != nil && len(in.code.linkSlots) > 0 {
 		in.epoch.Set(uint64(h.epochN))
+		h.callers[in] = struct{}{}
 	}
+}
+
+// unregister undoes register.
+func (h *Host) unregister(in *instance) {
+	h.epochMu.Lock()
+	defer h.epochMu.Unlock()
+	h.insts.Delete(in.mod)
+	for _, s := range in.stubs {
+		h.insts.Delete(s)
+	}
+	delete(h.callers, in)
 }
 
 // encodeLinkStub builds the link module of fns: resolve is function 0,
@@ -244,6 +256,9 @@ func (es *extSlot) accepts(t *target) bool {
 
 // entry returns the funcref of in's entry point for t.
 func (in *instance) entry(ctx context.Context, t *target) (uint64, error) {
+	if in.ref == nil && t.entry >= 0 {
+		in.ref = in.mod.ExportedFunction(rewrite.RefFunction)
+	}
 	if in.ref == nil || t.entry < 0 {
 		return 0, fmt.Errorf("module[%s] vsn[%d]: no link entry for %s: %w", in.code.ver.Name, in.code.ver.Vsn, in.code.ver.Exports[t.idx].Name, ErrTrap)
 	}
