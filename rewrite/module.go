@@ -151,14 +151,16 @@ func (m *module) scan(id byte, content []byte) error {
 			if form := r.byte(); form != 0x60 && r.err == nil {
 				r.unsupported(fmt.Sprintf("type form %#x", form))
 			}
+			// Value types are stepped over, not checked: wazero checks
+			// them where they matter, and only the counts matter here.
 			n := r.count(1)
 			for j := uint32(0); j < n && r.err == nil; j++ {
-				r.valType()
+				r.skipValType()
 			}
 			m.params = append(m.params, n)
 			n = r.count(1)
 			for j := uint32(0); j < n && r.err == nil; j++ {
-				r.valType()
+				r.skipValType()
 			}
 		}
 		r.end("type")
@@ -227,6 +229,14 @@ func (m *module) scan(id byte, content []byte) error {
 	return r.err
 }
 
+// skipValType steps over a value type, with the heap type of a typed
+// reference (0x63, 0x64).
+func (r *reader) skipValType() {
+	if t := r.byte(); t == 0x63 || t == 0x64 {
+		r.sleb(33)
+	}
+}
+
 func (r *reader) limits() {
 	switch flag := r.byte(); flag {
 	case 0x00:
@@ -291,6 +301,12 @@ func (rw *rewriter) fn(i uint32) uint32 {
 	if i >= uint32(len(rw.m.funcTypes)) && rw.badFn < 0 {
 		rw.badFn = int64(i) // would name an injected function
 	}
+	return rw.shift(i)
+}
+
+// shift is fn without the check, for the name section, whose indices no
+// validator checks.
+func (rw *rewriter) shift(i uint32) uint32 {
 	if i >= rw.m.funcImps {
 		return i + rw.added
 	}
@@ -540,14 +556,14 @@ func (rw *rewriter) custom(r *reader) ([]byte, error) {
 			n := sub.count(2)
 			c = appendU32(nil, n)
 			for i := uint32(0); i < n && sub.err == nil; i++ {
-				c = appendU32(c, rw.fn(sub.u32()))
+				c = appendU32(c, rw.shift(sub.u32()))
 				c = appendName(c, sub.name())
 			}
 		case 2: // local names: indirect namemap
 			n := sub.count(2)
 			c = appendU32(nil, n)
 			for i := uint32(0); i < n && sub.err == nil; i++ {
-				c = appendU32(c, rw.fn(sub.u32()))
+				c = appendU32(c, rw.shift(sub.u32()))
 				m := sub.count(2)
 				c = appendU32(c, m)
 				for j := uint32(0); j < m && sub.err == nil; j++ {
