@@ -112,7 +112,7 @@ type specStats struct {
 	actions, linking, instantiations atomic.Int64
 	malformed, acceptedMalformed     atomic.Int64
 	revived                          atomic.Int64
-	skipped, ticks                   atomic.Int64
+	skipped, ticks, resolves         atomic.Int64
 }
 
 func (s *specStats) log(t *testing.T, elapsed time.Duration) {
@@ -121,8 +121,8 @@ func (s *specStats) log(t *testing.T, elapsed time.Duration) {
 		s.returns.Load(), s.traps.Load(), s.exhaustion.Load(), s.actions.Load())
 	t.Logf("spec suite: %d assert_unlinkable and %d assert_uninstantiable checked, %d invalid/malformed binaries rewritten without panic (%d accepted by Rewrite, %d of which wazero rejects but accepts rewritten)",
 		s.linking.Load(), s.instantiations.Load(), s.malformed.Load(), s.acceptedMalformed.Load(), s.revived.Load())
-	t.Logf("spec suite: %d assertions skipped (the original module disagrees with the script), %d ticks observed",
-		s.skipped.Load(), s.ticks.Load())
+	t.Logf("spec suite: %d assertions skipped (the original module disagrees with the script), %d ticks observed, %d link entries resolved",
+		s.skipped.Load(), s.ticks.Load(), s.resolves.Load())
 }
 
 // specWorld is one of the two runtimes a script runs in.
@@ -155,6 +155,11 @@ type specScriptRun struct {
 	firstBadTick    atomic.Int64
 	// registeredAs maps a module command's index to its register name.
 	registeredAs map[int]string
+	// infos is what the rewrite injected in each module of the rewritten
+	// world, by instance name; anon numbers the unregistered ones.
+	infos    map[string]rewrite.Info
+	anon     int
+	resolves atomic.Int64
 }
 
 func (r *specScriptRun) run(script string) {
@@ -177,10 +182,14 @@ func (r *specScriptRun) run(script string) {
 	defer r.orig.rt.Close(r.ctx)
 	defer r.rewr.rt.Close(r.ctx)
 
+	r.infos = map[string]rewrite.Info{}
 	_, err = r.rewr.rt.NewHostModuleBuilder(rewrite.RuntimeModule).
 		NewFunctionBuilder().
 		WithGoFunction(api.GoFunc(r.tick), []api.ValueType{api.ValueTypeI64}, []api.ValueType{api.ValueTypeI64}).
 		Export(rewrite.TickFunction).
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(r.resolve), []api.ValueType{api.ValueTypeI32}, []api.ValueType{0x70}).
+		Export(rewrite.ResolveFunction).
 		Instantiate(r.ctx)
 	if err != nil {
 		t.Fatalf("host module %s: %v", rewrite.RuntimeModule, err)
@@ -196,6 +205,7 @@ func (r *specScriptRun) run(script string) {
 	}
 
 	r.stats.ticks.Add(r.ticks.Load())
+	r.stats.resolves.Add(r.resolves.Load())
 	if n := r.badTicks.Load(); n > 0 {
 		t.Errorf("tick called %d times with a non-negative counter (first: %d); it must only be called when the counter is negative", n, r.firstBadTick.Load())
 	}
@@ -288,14 +298,51 @@ func (r *specScriptRun) command(i int, c *specCommand) {
 // rewrite calls Rewrite as a sandboxed host does and turns a panic into an
 // error. The link entry points need reference types and bulk memory, so
 // the 1.0 suite, run with 1.0 features only, is rewritten without them.
-func (r *specScriptRun) rewrite(wasm []byte) (out []byte, panicked bool, err error) {
+//
+// With links, every call of a function imported from another script module
+// (all imports but the spectest module's) is compiled into a link-table
+// call, which the rewritten world's resolve fills with the entry point of
+// the very function the import is bound to: the results must not change.
+func (r *specScriptRun) rewrite(wasm []byte) (out []byte, info rewrite.Info, panicked bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			panicked, err = true, fmt.Errorf("panic: %v", p)
 		}
 	}()
-	out, _, err = rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, Link: r.features != api.CoreFeaturesV1, InitialFuel: specInitialFuel})
-	return out, false, err
+	link := r.features != api.CoreFeaturesV1
+	out, info, err = rewrite.Rewrite(wasm, rewrite.Options{
+		Fuel: true, Link: link, InitialFuel: specInitialFuel,
+		External: func(module string) bool { return module != "spectest" },
+	})
+	return out, info, false, err
+}
+
+// resolve is the rewritten world's wasmhot:rt.resolve: entry k of the
+// caller's link table becomes the entry point of the function its k-th
+// external import is bound to, in the instance of that name.
+func (r *specScriptRun) resolve(ctx context.Context, m api.Module, stack []uint64) {
+	info, ok := r.infos[m.Name()]
+	k := uint32(stack[0])
+	if !ok || k >= uint32(len(info.Imports)) {
+		panic(fmt.Sprintf("resolve(%d) from %q: no such link entry", k, m.Name()))
+	}
+	imp := info.Imports[k]
+	callee, cinfo := r.rewr.rt.Module(imp.Module), r.infos[imp.Module]
+	if callee == nil {
+		panic(fmt.Sprintf("resolve %s.%s from %q: no instance %q", imp.Module, imp.Name, m.Name(), imp.Module))
+	}
+	for i, name := range cinfo.Entries {
+		if name == imp.Name {
+			res, err := callee.ExportedFunction(rewrite.RefFunction).Call(ctx, uint64(i))
+			if err != nil {
+				panic(err)
+			}
+			r.resolves.Add(1)
+			stack[0] = res[0]
+			return
+		}
+	}
+	panic(fmt.Sprintf("resolve %s.%s from %q: no entry point", imp.Module, imp.Name, m.Name()))
 }
 
 // specPrepared is a module compiled in both worlds.
@@ -303,6 +350,7 @@ type specPrepared struct {
 	file       string
 	orig, rewr wazero.CompiledModule
 	out        []byte
+	info       rewrite.Info
 }
 
 // prepare reads a module file, compiles it as it is, rewrites it and
@@ -314,7 +362,7 @@ func (r *specScriptRun) prepare(c *specCommand) (p *specPrepared, ok bool) {
 	if err != nil {
 		r.t.Fatalf("line %d: %v", c.Line, err)
 	}
-	out, panicked, rwErr := r.rewrite(wasm)
+	out, info, panicked, rwErr := r.rewrite(wasm)
 	if panicked {
 		r.dump(c.Filename, wasm, nil)
 		r.failf(c, "%s: Rewrite panicked: %v", c.Filename, rwErr)
@@ -336,7 +384,19 @@ func (r *specScriptRun) prepare(c *specCommand) (p *specPrepared, ok bool) {
 		return nil, true
 	}
 	r.stats.modules.Add(1)
-	return &specPrepared{file: c.Filename, orig: orig, rewr: rewr, out: out}, true
+	return &specPrepared{file: c.Filename, orig: orig, rewr: rewr, out: out, info: info}, true
+}
+
+// name is the rewritten world's name for an instance of p: its registered
+// name, or one of its own, so that resolve can find the instance's Info.
+func (r *specScriptRun) name(registered string, p *specPrepared) string {
+	name := registered
+	if name == "" {
+		r.anon++
+		name = fmt.Sprintf("wasmhot-spec-%d", r.anon)
+	}
+	r.infos[name] = p.info
+	return name
 }
 
 func specModuleConfig(name string) wazero.ModuleConfig {
@@ -362,7 +422,7 @@ func (r *specScriptRun) module(i int, c *specCommand) {
 		return
 	}
 	orig, errO := r.orig.rt.InstantiateModule(r.ctx, p.orig, specModuleConfig(name))
-	rewr, errR := r.rewr.rt.InstantiateModule(r.ctx, p.rewr, specModuleConfig(name))
+	rewr, errR := r.rewr.rt.InstantiateModule(r.ctx, p.rewr, specModuleConfig(r.name(name, p)))
 	switch {
 	case errO != nil && errR != nil:
 		r.skip(c, "%s: the original module fails to instantiate: %v", c.Filename, errO)
@@ -568,7 +628,7 @@ func (r *specScriptRun) assertInstantiationFails(c *specCommand) {
 		return
 	}
 	_, errO := r.orig.rt.InstantiateModule(r.ctx, p.orig, specModuleConfig(""))
-	_, errR := r.rewr.rt.InstantiateModule(r.ctx, p.rewr, specModuleConfig(""))
+	_, errR := r.rewr.rt.InstantiateModule(r.ctx, p.rewr, specModuleConfig(r.name("", p)))
 	switch {
 	case (errO == nil) != (errR == nil):
 		r.dumpPrepared(p)
@@ -597,7 +657,7 @@ func (r *specScriptRun) assertRejected(c *specCommand) {
 	if err != nil {
 		r.t.Fatalf("line %d: %v", c.Line, err)
 	}
-	out, panicked, rwErr := r.rewrite(wasm)
+	out, _, panicked, rwErr := r.rewrite(wasm)
 	if panicked {
 		r.dump(c.Filename, wasm, nil)
 		r.failf(c, "%s: Rewrite panicked: %v", c.Filename, rwErr)
@@ -659,6 +719,6 @@ func (r *specScriptRun) dumpInstance(w *specInstance) {
 	if err != nil {
 		return
 	}
-	out, _, _ := r.rewrite(orig)
+	out, _, _, _ := r.rewrite(orig)
 	r.dump(w.file, orig, out)
 }
