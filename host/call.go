@@ -47,34 +47,66 @@ func (h *Host) Call(ctx context.Context, module, function string, args ...uint64
 
 // Call calls the function; see [Host.Call].
 func (f *Func) Call(ctx context.Context, args ...uint64) ([]uint64, error) {
-	if err := f.h.checkOpen(); err != nil {
+	t, in, err := f.acquire(ctx, shape{'a', len(args)})
+	if err != nil {
 		return nil, err
+	}
+	c := t.code
+	stack := make([]uint64, max(len(t.sig.Params), len(t.sig.Results)))
+	copy(stack, args)
+	err = c.callStack(ctx, t, in, stack)
+	c.giveBack(in)
+	if err != nil {
+		return nil, err
+	}
+	return stack[:len(t.sig.Results)], nil
+}
+
+// shape is what a Go call needs of its target's signature: n arguments
+// (Call), a stack of n values (CallWithStack), or the bytes convention.
+type shape struct {
+	kind byte // 'a', 's' or 'b'
+	n    int
+}
+
+// check returns what makes t's signature unfit for the call ("": fit).
+func (s shape) check(t *target) string {
+	switch {
+	case s.kind == 'b' && !t.sig.Equal(bytesSig):
+		return fmt.Sprintf("%s is not a bytes function %s", t.sig, bytesSig)
+	case s.kind == 's' && s.n < max(len(t.sig.Params), len(t.sig.Results)):
+		return fmt.Sprintf("stack of %d for %s", s.n, t.sig)
+	case s.kind == 'a' && s.n != len(t.sig.Params):
+		return fmt.Sprintf("%d arguments for %s", s.n, t.sig)
+	}
+	return ""
+}
+
+// acquire is the one way in for a Go call: it resolves f in the current
+// generation of the export table (loading its module from the code path
+// if needed), checks the signature, and lends an instance of the target's
+// version (c.lend: the caller holds the version's gate until giveBack). A
+// version purged since the lookup sends it to look again.
+func (f *Func) acquire(ctx context.Context, s shape) (*target, *instance, error) {
+	if err := f.h.checkOpen(); err != nil {
+		return nil, nil, err
 	}
 	for {
 		t := f.h.resolve(ctx, f.slot)
 		if t == nil {
-			return nil, undefErr(f.slot.Module, f.slot.Function)
+			return nil, nil, undefErr(f.slot.Module, f.slot.Function)
 		}
-		if len(args) != len(t.sig.Params) {
-			return nil, fmt.Errorf("module[%s] function[%s]: %w: %d arguments for %s",
-				f.slot.Module, f.slot.Function, ErrBadArity, len(args), t.sig)
+		if why := s.check(t); why != "" {
+			return nil, nil, badArity(f.slot.Module, f.slot.Function, "%s", why)
 		}
-		c := t.code
-		in, err := c.lend(ctx)
+		in, err := t.code.lend(ctx)
 		if err == errGateClosed {
-			continue // purged since the lookup; the table has moved on
+			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		stack := make([]uint64, max(len(t.sig.Params), len(t.sig.Results)))
-		copy(stack, args)
-		err = c.callStack(ctx, t, in, stack)
-		c.giveBack(in)
-		if err != nil {
-			return nil, err
-		}
-		return stack[:len(t.sig.Results)], nil
+		return t, in, nil
 	}
 }
 
@@ -94,30 +126,13 @@ func (h *Host) resolve(ctx context.Context, slot *exports.Slot[target]) *target 
 // entry and the results on return, and must be at least as long as the
 // larger of the two (as wazero's api.Function.CallWithStack).
 func (f *Func) CallWithStack(ctx context.Context, stack []uint64) error {
-	if err := f.h.checkOpen(); err != nil {
+	t, in, err := f.acquire(ctx, shape{'s', len(stack)})
+	if err != nil {
 		return err
 	}
-	for {
-		t := f.h.resolve(ctx, f.slot)
-		if t == nil {
-			return undefErr(f.slot.Module, f.slot.Function)
-		}
-		if len(stack) < max(len(t.sig.Params), len(t.sig.Results)) {
-			return fmt.Errorf("module[%s] function[%s]: %w: stack of %d for %s",
-				f.slot.Module, f.slot.Function, ErrBadArity, len(stack), t.sig)
-		}
-		c := t.code
-		in, err := c.lend(ctx)
-		if err == errGateClosed {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		err = c.callStack(ctx, t, in, stack)
-		c.giveBack(in)
-		return err
-	}
+	err = t.code.callStack(ctx, t, in, stack)
+	t.code.giveBack(in)
+	return err
 }
 
 // callStack runs one Go → guest call on in, lent by lend; a failed call
@@ -142,25 +157,42 @@ func (c *code) callStack(ctx context.Context, t *target, in *instance, stack []u
 // overBudget is the error of a Go call that used more fuel than its
 // budget, finishing before a tick could stop it.
 func (c *code) overBudget(t *target, a *account) error {
-	return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, c.ver.Exports[t.idx].Name, a.exceeded())
+	return callErr(c.ver.Name, c.ver.Exports[t.idx].Name, c.ver.Vsn, Limit, a.exceeded())
 }
 
 // callError classifies the failure of a call on in and discards in.
 func (c *code) callError(ctx context.Context, in *instance, t *target, err error) error {
 	purged := c.gate.Closed() && isClosed(in)
 	in.close(0)
-	name := c.ver.Exports[t.idx].Name
+	fail := func(reason Reason, err error) error {
+		return callErr(c.ver.Name, c.ver.Exports[t.idx].Name, c.ver.Vsn, reason, err)
+	}
 	switch {
 	case purged:
-		return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, name, ErrPurged)
+		return fail(Killed, ErrPurged)
 	case ctx.Err() != nil:
-		return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, name, ctx.Err())
+		return fail(Killed, ctx.Err())
 	case errors.Is(err, ErrUndef), errors.Is(err, ErrBadArity), errors.Is(err, ErrPurged), errors.Is(err, ErrLimit):
 		// An external call the guest made failed; say so, not "trap".
-		return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, name, err)
+		return fail(reasonOf(err), err)
 	default:
-		return fmt.Errorf("module[%s] vsn[%d] function[%s]: %w: %v", c.ver.Name, c.ver.Vsn, name, ErrTrap, err)
+		return fail(Trap, fmt.Errorf("%w: %v", ErrTrap, err))
 	}
+}
+
+// reasonOf is the reason of a failure that came out of a guest: that of
+// the innermost call that failed, or trap.
+func reasonOf(err error) Reason {
+	if ce := Innermost(err); ce != nil {
+		return ce.Reason
+	}
+	switch {
+	case errors.Is(err, ErrLimit):
+		return Limit
+	case errors.Is(err, ErrPurged):
+		return Killed
+	}
+	return Trap
 }
 
 func isClosed(in *instance) bool {
@@ -191,34 +223,17 @@ var bytesSig = modules.Signature{
 
 // CallBytes calls the function by the bytes convention; see [Host.CallBytes].
 func (f *Func) CallBytes(ctx context.Context, in []byte) ([]byte, error) {
-	if err := f.h.checkOpen(); err != nil {
+	if len(in) > f.h.cfg.maxMessageSize {
+		return nil, callErr(f.slot.Module, f.slot.Function, 0, Limit,
+			fmt.Errorf("%w: input of %d bytes, limit %d", ErrLimit, len(in), f.h.cfg.maxMessageSize))
+	}
+	t, inst, err := f.acquire(ctx, shape{'b', 0})
+	if err != nil {
 		return nil, err
 	}
-	if len(in) > f.h.cfg.maxMessageSize {
-		return nil, fmt.Errorf("module[%s] function[%s]: %w: input of %d bytes, limit %d",
-			f.slot.Module, f.slot.Function, ErrLimit, len(in), f.h.cfg.maxMessageSize)
-	}
-	for {
-		t := f.h.resolve(ctx, f.slot)
-		if t == nil {
-			return nil, undefErr(f.slot.Module, f.slot.Function)
-		}
-		if !t.sig.Equal(bytesSig) {
-			return nil, fmt.Errorf("module[%s] function[%s]: %w: %s is not a bytes function %s",
-				f.slot.Module, f.slot.Function, ErrBadArity, t.sig, bytesSig)
-		}
-		c := t.code
-		inst, err := c.lend(ctx)
-		if err == errGateClosed {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out, err := c.callBytesOn(ctx, t, inst, in)
-		c.giveBack(inst)
-		return out, err
-	}
+	out, err := t.code.callBytesOn(ctx, t, inst, in)
+	t.code.giveBack(inst)
+	return out, err
 }
 
 // callBytesOn runs one Go → guest bytes call on in; a failed call closes

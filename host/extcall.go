@@ -3,7 +3,6 @@ package host
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/tetratelabs/wazero/api"
@@ -127,7 +126,7 @@ func (h *Host) guestBytesCall(ctx context.Context, p *process, t *target, data [
 		if !errors.As(err, &be) {
 			in.close(0)
 		}
-		return nil, fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, c.ver.Exports[t.idx].Name, err)
+		return nil, callErr(c.ver.Name, c.ver.Exports[t.idx].Name, c.ver.Vsn, reasonOf(err), err)
 	}
 	return out, nil
 }

@@ -157,5 +157,10 @@ func (h *Host) slot(module, function string) *exports.Slot[target] {
 }
 
 func undefErr(module, function string) error {
-	return fmt.Errorf("module[%s] function[%s]: %w", module, function, ErrUndef)
+	return callErr(module, function, 0, Undef, ErrUndef)
+}
+
+// badArity is the error of a call whose signature does not match.
+func badArity(module, function string, format string, args ...any) error {
+	return callErr(module, function, 0, BadArity, fmt.Errorf("%w: "+format, append([]any{ErrBadArity}, args...)...))
 }

@@ -201,8 +201,7 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 	case t == nil:
 		extFail(p, Undef, undefErr(es.slot.Module, es.slot.Function))
 	case !entered:
-		extFail(p, BadArity, fmt.Errorf("module[%s] function[%s]: %w: imported as %s, exported as %s",
-			es.slot.Module, es.slot.Function, ErrBadArity, es.sig, t.sig))
+		extFail(p, BadArity, badArity(es.slot.Module, es.slot.Function, "imported as %s, exported as %s", es.sig, t.sig))
 	}
 	c := t.code
 	var in *instance
@@ -235,10 +234,11 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 		if p != nil && p.killed() {
 			exit(p, Killed, nil)
 		}
-		extFail(p, Trap, fmt.Errorf("module[%s] vsn[%d] function[%s]: %w", c.ver.Name, c.ver.Vsn, es.slot.Function, err))
+		r := reasonOf(err)
+		extFail(p, r, callErr(c.ver.Name, es.slot.Function, c.ver.Vsn, r, err))
 	}
 	if over {
-		extFail(p, Limit, a.exceeded())
+		extFail(p, Limit, callErr(c.ver.Name, es.slot.Function, c.ver.Vsn, Limit, a.exceeded()))
 	}
 	if result {
 		stack[0] = res

@@ -214,15 +214,14 @@ func (h *Host) resolveLink(ctx context.Context, m api.Module, id uint32) (ref ui
 	caller := h.instanceOf(m)
 	es := h.ext.get(id)
 	if caller == nil || caller.fam == nil {
-		extFail(p, Killed, fmt.Errorf("module[%s] function[%s]: the calling instance is closed: %w", es.slot.Module, es.slot.Function, ErrPurged))
+		extFail(p, Killed, callErr(es.slot.Module, es.slot.Function, 0, Killed, fmt.Errorf("the calling instance is closed: %w", ErrPurged)))
 	}
 	t, entered := h.enterCurrent(ctx, es.slot, es.accepts)
 	switch {
 	case t == nil:
 		extFail(p, Undef, undefErr(es.slot.Module, es.slot.Function))
 	case !entered:
-		extFail(p, BadArity, fmt.Errorf("module[%s] function[%s]: %w: imported as %s, exported as %s",
-			es.slot.Module, es.slot.Function, ErrBadArity, es.sig, t.sig))
+		extFail(p, BadArity, badArity(es.slot.Module, es.slot.Function, "imported as %s, exported as %s", es.sig, t.sig))
 	}
 	c := t.code
 	fam := caller.fam
@@ -232,7 +231,7 @@ func (h *Host) resolveLink(ctx context.Context, m api.Module, id uint32) (ref ui
 	}
 	if err != nil {
 		c.gate.Leave()
-		extFail(p, Trap, err)
+		extFail(p, Trap, callErr(c.ver.Name, es.slot.Function, c.ver.Vsn, Trap, err))
 	}
 	if fam.proc != nil {
 		c.gate.Leave() // a process's calls are followed by depth, not the gate

@@ -188,7 +188,7 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 		}
 		if !t.sig.Equal(entrySig) {
 			h.procs.abort(p)
-			return nil, fmt.Errorf("module[%s] function[%s]: %w: entry points are ()->(), not %s", module, function, ErrBadArity, t.sig)
+			return nil, badArity(module, function, "entry points are ()->(), not %s", t.sig)
 		}
 		c := t.code
 		if !c.gate.Enter() {
@@ -290,8 +290,7 @@ func (p *process) failure(in *instance, t *target, err error) Exit {
 		return Exit{Reason: Normal} // WASI proc_exit(0)
 	}
 	c := in.code
-	return Exit{Reason: Trap, Err: fmt.Errorf("module[%s] vsn[%d] function[%s]: %w",
-		c.ver.Name, c.ver.Vsn, c.ver.Exports[t.idx].Name, err)}
+	return Exit{Reason: Trap, Err: callErr(c.ver.Name, c.ver.Exports[t.idx].Name, c.ver.Vsn, Trap, err)}
 }
 
 // upgrade resolves ?MODULE:fn through the export table after a continue.
@@ -306,7 +305,7 @@ func (p *process) upgrade(fn string) (*target, Exit) {
 			return nil, Exit{Reason: Undef, Err: undefErr(p.module, fn)}
 		}
 		if !t.sig.Equal(entrySig) {
-			return nil, Exit{Reason: BadArity, Err: fmt.Errorf("module[%s] function[%s]: %w: continue targets are ()->(), not %s", p.module, fn, ErrBadArity, t.sig)}
+			return nil, Exit{Reason: BadArity, Err: badArity(p.module, fn, "continue targets are ()->(), not %s", t.sig)}
 		}
 		p.mu.Lock()
 		old := p.inst
@@ -349,7 +348,7 @@ func (p *process) codeChange(in *instance, from uint64) (Exit, bool) {
 		return Exit{}, true
 	}
 	if !ct.sig.Equal(codeChangeSig) {
-		return Exit{Reason: BadArity, Err: fmt.Errorf("module[%s] function[code_change]: %w: want (i64)->(), have %s", p.module, ErrBadArity, ct.sig)}, false
+		return Exit{Reason: BadArity, Err: badArity(p.module, "code_change", "want (i64)->(), have %s", ct.sig)}, false
 	}
 	over, err := in.callMetered(p.ctx, p.acct, in.fn(ct.idx), []uint64{from})
 	if err != nil {

@@ -1,0 +1,57 @@
+package host_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/wasmhot/wasmhot/host"
+)
+
+// TestCallError: every call failure is a *host.CallError naming what was
+// called, with the reason of a process's exit, and errors.Is still matches
+// the sentinels; a failure deep in a chain of external calls is the
+// innermost CallError.
+func TestCallError(t *testing.T) {
+	for _, mode := range []host.Mode{host.Sandboxed, host.Trusted} {
+		t.Run(mode.String(), func(t *testing.T) {
+			h := newHost(t, host.NewConfig().WithMode(mode).WithLog(nil))
+			mustLoad(t, h, "chain_x", "chain_x")
+			mustLoad(t, h, "probe", "probe")
+
+			_, err := h.Call(ctx, "probe", "nope")
+			var ce *host.CallError
+			if !errors.As(err, &ce) || ce.Module != "probe" || ce.Function != "nope" || ce.Vsn != 0 || ce.Reason != host.Undef || !errors.Is(err, host.ErrUndef) {
+				t.Fatalf("undef: %#v (%v)", ce, err)
+			}
+
+			_, err = h.Call(ctx, "probe", "trap")
+			if !errors.As(err, &ce) || ce.Module != "probe" || ce.Function != "trap" || ce.Vsn != 1 || ce.Reason != host.Trap || !errors.Is(err, host.ErrTrap) {
+				t.Fatalf("trap: %#v (%v)", ce, err)
+			}
+
+			// chain_x:probe calls chain_y:version, which is not loaded.
+			_, err = h.Call(ctx, "chain_x", "probe")
+			if !errors.As(err, &ce) || ce.Module != "chain_x" || ce.Function != "probe" || ce.Vsn != 1 || ce.Reason != host.Undef {
+				t.Fatalf("outer: %#v (%v)", ce, err)
+			}
+			in := host.Innermost(err)
+			if in == nil || in.Module != "chain_y" || in.Function != "version" || in.Reason != host.Undef || !errors.Is(err, host.ErrUndef) {
+				t.Fatalf("innermost: %#v (%v)", in, err)
+			}
+
+			// A process that makes the same call exits undef, with the
+			// same error.
+			pid, err := h.Spawn(ctx, "chain_x", "watch", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exit, err := h.Wait(ctx, pid)
+			if err != nil || exit.Reason != host.Undef {
+				t.Fatalf("process exit %v, %v", exit, err)
+			}
+			if in := host.Innermost(exit.Err); in == nil || in.Module != "chain_y" || in.Function != "version" {
+				t.Fatalf("process exit error %v: innermost %#v", exit.Err, in)
+			}
+		})
+	}
+}
