@@ -193,6 +193,9 @@ var (
 // names and the repetitions.
 func nodeCause(what string, e *control.Error) string {
 	words := strings.ReplaceAll(e.Code, "_", " ")
+	if e.Call != nil && e.Cause != nil {
+		return callCause(words, e)
+	}
 	detail := trimSubject(what, cleanDetail(e.Message))
 	last := detail
 	if i := strings.LastIndex(detail, ": "); i >= 0 {
@@ -207,6 +210,25 @@ func nodeCause(what string, e *control.Error) string {
 		return words
 	}
 	return words + ": " + detail
+}
+
+// callCause formats the failure of a call from the fields the node sends
+// (no message parsing): the code in words, the call that failed first when
+// it is another (an external call inside the one requested), and what went
+// wrong, or a hint when the code says it all.
+func callCause(words string, e *control.Error) string {
+	out := words
+	if c := e.Cause; c.Module != e.Call.Module || c.Function != e.Call.Function {
+		out += ": in " + c.Module + ":" + c.Function
+	}
+	detail := e.Cause.Detail
+	if detail == "" {
+		detail = codeHints[e.Code]
+	}
+	if detail != "" {
+		out += ": " + detail
+	}
+	return out
 }
 
 // cleanDetail drops from an error message of the host what only a Go programmer

@@ -175,6 +175,25 @@ func TestNodeCause(t *testing.T) {
 			t.Errorf("nodeCause(%q, %s %q) =\n %q, want\n %q", tc.what, tc.code, tc.msg, got, tc.want)
 		}
 	}
+	// A failed call is told from the fields the node sends, not its
+	// message: the call that failed first when it is another.
+	for _, tc := range []struct {
+		e    control.Error
+		want string
+	}{
+		{control.Error{Code: control.CodeUndef, Message: "not parsed",
+			Call:  &control.CallInfo{Module: "x", Function: "probe", Vsn: 1, Reason: "undef"},
+			Cause: &control.CallInfo{Module: "y", Function: "version", Reason: "undef"}},
+			"undef: in y:version: no such module or function in the current code"},
+		{control.Error{Code: control.CodeTrap, Message: "not parsed",
+			Call:  &control.CallInfo{Module: "x", Function: "run", Vsn: 2, Reason: "trap"},
+			Cause: &control.CallInfo{Module: "x", Function: "run", Vsn: 2, Reason: "trap", Detail: "wasm error: unreachable"}},
+			"trap: wasm error: unreachable"},
+	} {
+		if got := nodeCause("call", &tc.e); got != tc.want {
+			t.Errorf("nodeCause(%+v) = %q, want %q", tc.e, got, tc.want)
+		}
+	}
 	if got := oneLine("a: trap\nwasm stack trace:\n\t.f()\n\t.g()\n"); got != "a: trap (wasm stack: .f() < .g())" {
 		t.Errorf("oneLine = %q", got)
 	}

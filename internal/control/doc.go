@@ -23,7 +23,12 @@
 //
 // A failure is an HTTP status and an [Error] body {"error": "...", "code":
 // "..."}; the codes (Code* constants) are stable and Erlang-like, e.g.
-// "not_purged", "sticky_directory", "badfile", "undef". A refused request
+// "not_purged", "sticky_directory", "badfile", "undef". The failure of a
+// call of a guest function (call, spawn, a process's external calls) also
+// carries "call" and "cause", each {"module", "function", "vsn", "reason",
+// "detail"}: what was called, and the call that failed first (the
+// innermost of a chain of external calls), from the host's CallError; a
+// client reads them instead of parsing the message. A refused request
 // changes nothing.
 //
 // Start with [NewServer] and [Dial].

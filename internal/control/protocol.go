@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/wasmhot/wasmhot/host"
@@ -199,6 +200,41 @@ type Error struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
 	Message string `json:"error"`
+	// Call names the call of a guest function that failed, and Cause the
+	// call that failed first: the innermost of a chain of external calls
+	// (the same call when it failed itself). Both are absent for other
+	// failures.
+	Call  *CallInfo `json:"call,omitempty"`
+	Cause *CallInfo `json:"cause,omitempty"`
+}
+
+// CallInfo describes a call of a guest function that failed: what was
+// called, the version that ran (0: none was reached), the reason as a
+// process's exit says it, and, for a cause, what went wrong in words
+// (empty when the reason says it all).
+type CallInfo struct {
+	Module   string `json:"module"`
+	Function string `json:"function"`
+	Vsn      uint64 `json:"vsn,omitempty"`
+	Reason   string `json:"reason"`
+	Detail   string `json:"detail,omitempty"`
+}
+
+// callInfo describes ce; with detail, also its cause in words, without
+// the sentinel's own text, which the reason says already.
+func callInfo(ce *host.CallError, detail bool) *CallInfo {
+	ci := &CallInfo{Module: ce.Module, Function: ce.Function, Vsn: ce.Vsn, Reason: string(ce.Reason)}
+	if detail {
+		d := ce.Err.Error()
+		for _, s := range []error{host.ErrUndef, host.ErrBadArity, host.ErrTrap, host.ErrLimit, host.ErrPurged} {
+			if d == s.Error() {
+				d = ""
+			}
+			d = strings.TrimPrefix(d, s.Error()+": ")
+		}
+		ci.Detail = d
+	}
+	return ci
 }
 
 // Error formats the error as Erlang shows one: "{error,not_purged} message".
@@ -245,7 +281,12 @@ func toError(err error) *Error {
 	}
 	for _, c := range errorCodes {
 		if errors.Is(err, c.err) {
-			return &Error{Status: c.status, Code: c.code, Message: err.Error()}
+			e := &Error{Status: c.status, Code: c.code, Message: err.Error()}
+			var ce *host.CallError
+			if errors.As(err, &ce) {
+				e.Call, e.Cause = callInfo(ce, false), callInfo(host.Innermost(err), true)
+			}
+			return e
 		}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: err.Error()}

@@ -267,6 +267,21 @@ func TestClient(t *testing.T) {
 			}
 		})
 	}
+	// A failed call carries what was called and what failed first.
+	if _, err := cl.Load(ctx, LoadRequest{Modules: []ModuleSource{{"chain_x", wasm("chain_x")}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = cl.Call(ctx, CallRequest{Module: "chain_x", Function: "probe"})
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Code != CodeUndef || ce.Call == nil || ce.Cause == nil ||
+		*ce.Call != (CallInfo{Module: "chain_x", Function: "probe", Vsn: 1, Reason: "undef"}) ||
+		*ce.Cause != (CallInfo{Module: "chain_y", Function: "version", Reason: "undef"}) {
+		t.Errorf("call of a function whose external call is undef: %#v", ce)
+	}
+	_, err = cl.Call(ctx, CallRequest{Module: "counter", Function: "add", Args: []string{"1"}})
+	if !errors.As(err, &ce) || ce.Cause == nil || ce.Cause.Reason != "badarity" || ce.Cause.Detail != "1 arguments for (i32,i32)->(i32)" {
+		t.Errorf("bad arity: %#v", ce)
+	}
 	// Atomic load: one bad module, neither loads; then sticky.
 	_, err = cl.Load(ctx, LoadRequest{Purge: true, Modules: []ModuleSource{{"counter", wasm("counter_v2")}, {"bad", wasm("bad_import")}}})
 	var e *Error
