@@ -177,38 +177,33 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 	if !h.procs.add(p, h.cfg.maxProcesses) {
 		return nil, fmt.Errorf("spawn %s:%s: %w: %d processes", module, function, ErrLimit, h.cfg.maxProcesses)
 	}
-	for {
-		t := slot.Lookup()
-		if t == nil && h.autoload(ctx, module) {
-			t = slot.Lookup()
-		}
-		if t == nil {
-			h.procs.abort(p)
-			return nil, undefErr(module, function)
-		}
-		if !t.sig.Equal(entrySig) {
-			h.procs.abort(p)
-			return nil, badArity(module, function, "entry points are ()->(), not %s", t.sig)
-		}
-		c := t.code
-		if !c.gate.Enter() {
-			continue
-		}
-		in, err := c.instantiate(ctx, p)
-		if err != nil {
-			c.gate.Leave()
-			h.procs.abort(p)
-			return nil, err
-		}
-		p.mu.Lock() // the process is in the table: Kill and Processes read inst
-		p.inst = in
-		p.mu.Unlock()
-		c.hold(p)
-		c.gate.Leave()
-		go p.run(t)
-		return p, nil
+	t, entered := h.enterCurrent(ctx, slot, isEntry)
+	switch {
+	case t == nil:
+		h.procs.abort(p)
+		return nil, undefErr(module, function)
+	case !entered:
+		h.procs.abort(p)
+		return nil, badArity(module, function, "entry points are ()->(), not %s", t.sig)
 	}
+	c := t.code
+	in, err := c.instantiate(ctx, p)
+	if err != nil {
+		c.gate.Leave()
+		h.procs.abort(p)
+		return nil, err
+	}
+	p.mu.Lock() // the process is in the table: Kill and Processes read inst
+	p.inst = in
+	p.mu.Unlock()
+	c.hold(p)
+	c.gate.Leave()
+	go p.run(t)
+	return p, nil
 }
+
+// isEntry accepts the targets a process can run: () -> ().
+func isEntry(t *target) bool { return t.sig.Equal(entrySig) }
 
 // run is the process goroutine: it calls the entry, then each continue
 // target, upgrading to the current version where it changed.
