@@ -55,3 +55,20 @@ func TestCallError(t *testing.T) {
 		})
 	}
 }
+
+// TestSelfRecursion: a module that calls its own import of itself without
+// end recurses in Wasm, through its link table, until wazero's stack limit
+// traps: the call fails with ErrTrap, a process running it exits trap,
+// and the host goes on. (Sandboxed mode only: in trusted mode each
+// external call nests Go frames through the host.)
+func TestSelfRecursion(t *testing.T) {
+	h := newHost(t, host.NewConfig().WithLog(nil))
+	mustLoad(t, h, "selfrec", "selfrec")
+	mustLoad(t, h, "probe", "probe")
+	if _, err := h.Call(ctx, "selfrec", "f", 0); !errors.Is(err, host.ErrTrap) {
+		t.Fatalf("selfrec:f(0): %v, want a trap", err)
+	}
+	if res, err := h.Call(ctx, "probe", "hello", 7); err != nil || res[0] != 7 {
+		t.Fatalf("the host after the recursion: probe:hello(7) = %v, %v", res, err)
+	}
+}
