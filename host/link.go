@@ -187,22 +187,7 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 	if p != nil && p.killed() { // the kill lands at the next host call
 		exit(p, Killed, nil)
 	}
-	t, entered := h.enterCurrent(ctx, es.slot, func(t *target) bool {
-		if es.checked.Load() == t {
-			return true
-		}
-		if !t.sig.Equal(es.sig) {
-			return false
-		}
-		es.checked.Store(t)
-		return true
-	})
-	switch {
-	case t == nil:
-		extFail(p, Undef, undefErr(es.slot.Module, es.slot.Function))
-	case !entered:
-		extFail(p, BadArity, badArity(es.slot.Module, es.slot.Function, "imported as %s, exported as %s", es.sig, t.sig))
-	}
+	t := h.enterExt(ctx, p, es)
 	c := t.code
 	var in *instance
 	var pooled bool
@@ -261,6 +246,20 @@ func (h *Host) enterCurrent(ctx context.Context, slot *exports.Slot[target], ok 
 			return t, true
 		}
 	}
+}
+
+// enterExt enters the current target of an external call through es (see
+// enterCurrent), or ends the call: undef, or bad arity when the target's
+// signature is not the one imported.
+func (h *Host) enterExt(ctx context.Context, p *process, es *extSlot) *target {
+	t, entered := h.enterCurrent(ctx, es.slot, es.accepts)
+	switch {
+	case t == nil:
+		extFail(p, Undef, undefErr(es.slot.Module, es.slot.Function))
+	case !entered:
+		extFail(p, BadArity, badArity(es.slot.Module, es.slot.Function, "imported as %s, exported as %s", es.sig, t.sig))
+	}
+	return t
 }
 
 // extFail ends an external call that cannot go on: the calling process

@@ -216,13 +216,7 @@ func (h *Host) resolveLink(ctx context.Context, m api.Module, id uint32) (ref ui
 	if caller == nil || caller.fam == nil {
 		extFail(p, Killed, callErr(es.slot.Module, es.slot.Function, 0, Killed, fmt.Errorf("the calling instance is closed: %w", ErrPurged)))
 	}
-	t, entered := h.enterCurrent(ctx, es.slot, es.accepts)
-	switch {
-	case t == nil:
-		extFail(p, Undef, undefErr(es.slot.Module, es.slot.Function))
-	case !entered:
-		extFail(p, BadArity, badArity(es.slot.Module, es.slot.Function, "imported as %s, exported as %s", es.sig, t.sig))
-	}
+	t := h.enterExt(ctx, p, es)
 	c := t.code
 	fam := caller.fam
 	in, err := fam.linked(ctx, c)
