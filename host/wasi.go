@@ -5,6 +5,8 @@ import (
 	"context"
 	"sync"
 
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
@@ -19,8 +21,39 @@ func (h *Host) instantiateWASI(ctx context.Context) error {
 	if len(h.cfg.wasi) == 0 {
 		return nil
 	}
+	// A WASI call of a process is host code: a safepoint (safepoint.go).
+	// poll_oneoff may sleep for as long as the guest asks, and a purge
+	// must not wait for it to learn that the process is not in the window
+	// of a link call.
+	ctx = experimental.WithFunctionListenerFactory(ctx, wasiSafepoints{})
 	_, err := wasi_snapshot_preview1.Instantiate(ctx, h.r)
 	return err
+}
+
+// wasiSafepoints marks a process in host code for the length of each of
+// its WASI calls.
+type wasiSafepoints struct{}
+
+func (wasiSafepoints) NewFunctionListener(api.FunctionDefinition) experimental.FunctionListener {
+	return wasiSafepoints{}
+}
+
+func (wasiSafepoints) Before(ctx context.Context, _ api.Module, _ api.FunctionDefinition, _ []uint64, _ experimental.StackIterator) {
+	if p := procFrom(ctx); p != nil {
+		p.enterHost()
+	}
+}
+
+func (wasiSafepoints) After(ctx context.Context, _ api.Module, _ api.FunctionDefinition, _ []uint64) {
+	if p := procFrom(ctx); p != nil {
+		p.leaveHost()
+	}
+}
+
+func (wasiSafepoints) Abort(ctx context.Context, _ api.Module, _ api.FunctionDefinition, _ error) {
+	if p := procFrom(ctx); p != nil {
+		p.leaveHost()
+	}
 }
 
 // stdio turns a WASI guest's stdout and stderr into log lines, prefixed
