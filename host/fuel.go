@@ -127,7 +127,7 @@ func (in *instance) fuelOut(a *account) bool {
 		return false
 	}
 	over := a.charge(in.granted - int64(in.fuel.Get()))
-	if f := in.fam; len(f.callees) > 0 {
+	if f := in.fam; f.linkedN.Load() > 0 {
 		f.settleFuel(a) // the linked instances' use since their last tick
 		over = a.limit > 0 && a.since > a.limit
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -273,6 +274,8 @@ type family struct {
 	// instance's family may be closed by a purge while the instance idles.
 	mu      sync.Mutex
 	callees map[*code]*instance
+	// linkedN is len(callees), for the call path to read without the lock.
+	linkedN atomic.Int32
 	// tickets are the gates a Go call entered in its resolves, left when
 	// the call ends (unlink).
 	tickets []*code
@@ -299,6 +302,7 @@ func (f *family) linked(ctx context.Context, c *code) (*instance, error) {
 		f.callees = map[*code]*instance{}
 	}
 	f.callees[c] = in
+	f.linkedN.Store(int32(len(f.callees)))
 	if f.proc != nil {
 		c.mu.Lock()
 		c.linkers[f.proc] = in
@@ -320,6 +324,7 @@ func (f *family) prune() {
 // drop forgets the family's instance of c. The caller holds f.mu.
 func (f *family) drop(c *code) {
 	delete(f.callees, c)
+	f.linkedN.Store(int32(len(f.callees)))
 	if f.proc != nil {
 		c.mu.Lock()
 		delete(c.linkers, f.proc)
