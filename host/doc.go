@@ -23,9 +23,15 @@
 // (the "wasmhot" import module) is described in docs/design.md.
 //
 // Two execution modes trade speed for control: [Sandboxed] (the default)
-// rewrites every guest at load to meter fuel (package rewrite), so it can
+// rewrites every guest at load (package rewrite) to meter fuel, so it can
 // stop any running guest within one fuel slice, enforce fuel budgets
-// ([Config.WithFuel]) and count each process's fuel; [Trusted] runs guests
-// as loaded, a little faster, but can stop a guest only when it calls the
-// host.
+// ([Config.WithFuel]) and count each process's fuel, and to compile its
+// external calls into link tables (an epoch check and a call_indirect,
+// a few nanoseconds); [Trusted] runs guests as loaded, a little faster on
+// tight loops, routes external calls through the host, and can stop a
+// guest only when it calls the host.
+//
+// A failed call returns a [*CallError] naming the call and the reason;
+// [Innermost] finds the call that failed first in a chain of external
+// calls.
 package host
