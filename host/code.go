@@ -51,7 +51,10 @@ type code struct {
 	// linkers are the processes with an instance of c in their family
 	// (link tables): they linger when its depth counter is not zero.
 	linkers map[*process]*instance
-	freed   bool
+	// stacks counts, per process, the calls through the host into c on
+	// its stack (host calls: trusted mode's external calls, bytes calls).
+	stacks map[*process]int
+	freed  bool
 	// retired is the link epoch at which c stopped being current (0:
 	// still current, or never).
 	retired atomic.Int64
@@ -76,6 +79,7 @@ func (h *Host) newCode(v *modules.Version) *code {
 		live:    map[*instance]struct{}{},
 		procs:   map[*process]int{},
 		linkers: map[*process]*instance{},
+		stacks:  map[*process]int{},
 	}
 	entries := map[string]int{}
 	if v.Rewrite != nil {
@@ -354,9 +358,9 @@ func (c *code) Gate() *purger.Gate { return &c.gate }
 // of c, those with a call into c through the host on their stack, and
 // those with a frame of c from a link call (their instance of c counts a
 // depth above zero). A depth of zero is trusted only after the process
-// has reached a safepoint (safepoint.go). Processes with host calls are
-// found by scanning the processes: calls are frequent and purges rare, so
-// the call path only touches the calling process.
+// has reached a safepoint (safepoint.go). Each kind is kept per version as
+// processes gain and drop code, so the cost is that of the processes
+// concerned, not of all processes.
 func (c *code) Lingering() []purger.Process { return c.lingeringProcs(true) }
 
 // lingeringProcs is Lingering; without settle it reads the link depths as
@@ -375,18 +379,18 @@ func (c *code) lingeringProcs(settle bool) []purger.Process {
 		mark uint64
 	}
 	var links []link
+	for p := range c.stacks {
+		if !seen[p] {
+			out = append(out, p)
+			seen[p] = true
+		}
+	}
 	for p, in := range c.linkers {
 		if !seen[p] {
 			links = append(links, link{p, in, p.mark()})
 		}
 	}
 	c.mu.Unlock()
-	for _, p := range c.h.procs.all() {
-		if !seen[p] && p.onStack(c) {
-			out = append(out, p)
-			seen[p] = true
-		}
-	}
 	for _, l := range links {
 		if seen[l.p] {
 			continue

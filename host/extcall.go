@@ -28,34 +28,27 @@ func (p *process) callee(ctx context.Context, c *code) (in *instance, pooled boo
 		pooled = true
 	}
 	in.busy = true
-	p.mu.Lock()
-	p.stack = append(p.stack, c)
-	p.mu.Unlock()
+	c.mu.Lock()
+	c.stacks[p]++
+	c.mu.Unlock()
 	return in, pooled, nil
 }
 
 // endCall ends a call begun with callee.
 func (p *process) endCall(c *code, in *instance, pooled bool) {
-	p.mu.Lock()
-	p.stack = p.stack[:len(p.stack)-1]
-	p.mu.Unlock()
+	c.mu.Lock()
+	if c.stacks[p] <= 1 {
+		delete(c.stacks, p)
+	} else {
+		c.stacks[p]--
+	}
+	c.mu.Unlock()
 	in.busy = false
 	if pooled {
 		c.put(in)
 	}
 }
 
-// onStack reports whether p has a call into c on its stack.
-func (p *process) onStack(c *code) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, s := range p.stack {
-		if s == c {
-			return true
-		}
-	}
-	return false
-}
 
 // abiCallBytes is call_bytes: an external bytes call mod:fn(in) through the
 // export table, from a guest.

@@ -339,6 +339,11 @@ func (f *family) close() {
 	for c, in := range f.callees {
 		all = append(all, in)
 		f.drop(c)
+		if f.proc != nil { // an exiting process has no calls left anywhere
+			c.mu.Lock()
+			delete(c.stacks, f.proc)
+			c.mu.Unlock()
+		}
 	}
 	f.mu.Unlock()
 	for _, in := range all {

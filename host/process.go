@@ -88,10 +88,8 @@ type process struct {
 	// cont is the continue target set during the running call.
 	cont string
 	// fam holds one instance per version p calls into (link tables and
-	// host calls); stack lists the versions p has a call through the host
-	// into on its stack, innermost last (guarded by mu: purges read it).
-	fam   family
-	stack []*code
+	// host calls); each version counts p's host calls into it (stacks).
+	fam family
 	// sp counts p's safepoints (safepoint.go).
 	sp safepoints
 	// acct counts the fuel p uses (sandboxed mode) against its budget.
