@@ -169,8 +169,10 @@ func (m *module) scan(id byte, content []byte) error {
 		for i := uint32(0); i < n && r.err == nil; i++ {
 			mod := r.name()
 			name := r.name()
-			if mod == RuntimeModule && r.err == nil {
-				return fmt.Errorf("%w: import from %q", ErrReserved, RuntimeModule)
+			if strings.HasPrefix(mod, ReservedPrefix) && r.err == nil {
+				// RuntimeModule, and whatever else a host names so: a
+				// guest must not reach the host's link epoch or tables.
+				return fmt.Errorf("%w: import from %q", ErrReserved, mod)
 			}
 			switch kind := r.byte(); kind {
 			case 0x00: // func
@@ -261,11 +263,11 @@ func Rewrite(wasm []byte, opts Options) ([]byte, Info, error) {
 	if err != nil {
 		return nil, Info{}, err
 	}
-	if !opts.Fuel {
-		return append([]byte(nil), wasm...), Info{}, nil
-	}
 	if opts.Link && !opts.Fuel {
 		return nil, Info{}, errors.New("rewrite: Link needs Fuel")
+	}
+	if !opts.Fuel {
+		return append([]byte(nil), wasm...), Info{}, nil
 	}
 	rw := &rewriter{m: m, opts: opts, badFn: -1, added: 1}
 	out, err := rw.run()
@@ -502,12 +504,15 @@ func (rw *rewriter) elements(r *reader) ([]byte, error) {
 			r.fail("element segment flags %d", flags)
 			break
 		}
-		if flags&2 != 0 && flags&1 == 0 { // explicit table index
-			t := r.u32()
+		if flags&1 == 0 { // active: into a table the input must have
+			t := uint32(0)
+			if flags&2 != 0 { // explicit table index
+				t = r.u32()
+				out = appendU32(out, t)
+			}
 			if t >= rw.m.tables && r.err == nil {
 				r.fail("element segment for unknown table %d", t)
 			}
-			out = appendU32(out, t)
 		}
 		if flags&1 == 0 { // active: offset
 			out = rw.constExpr(r, out)

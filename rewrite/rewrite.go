@@ -33,7 +33,7 @@ const (
 	EpochGlobal = "wasmhot:epoch"
 	SeenGlobal  = "wasmhot:seen"
 	// ReservedPrefix starts every name the rewriter injects; a module may
-	// not export a name with it.
+	// not export a name with it, nor import from a module named with it.
 	ReservedPrefix = "wasmhot:"
 )
 

@@ -162,6 +162,12 @@ func TestReservedNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A guest may not import from the host's reserved modules (the link
+	// epoch), whatever it imports.
+	epoch := "\x00asm\x01\x00\x00\x00\x02\x17\x01\x0cwasmhot:link\x05epoch\x03\x7e\x01"
+	if _, _, err := rewrite.Rewrite([]byte(epoch), rewrite.Options{Fuel: true, Link: true}); !errors.Is(err, rewrite.ErrReserved) {
+		t.Fatalf("import of wasmhot:link.epoch: %v, want ErrReserved", err)
+	}
 	// Rewriting twice finds the names of the first rewrite.
 	if _, _, err := rewrite.Rewrite(out, rewrite.Options{Fuel: true, Link: true}); !errors.Is(err, rewrite.ErrReserved) {
 		t.Fatalf("second rewrite: %v, want ErrReserved", err)
@@ -322,6 +328,10 @@ func TestRefusesWhatTheRewriteWouldValidate(t *testing.T) {
 		"global.get of an unknown global": header + types + funcs + code("\x23\x00"),
 		"block of an unknown type":        header + types + funcs + code("\x02\x01\x0b\x42\x00"),
 		"export of an unknown global":     header + types + funcs + "\x07\x05\x01\x01g\x03\x00" + code("\x42\x00"),
+		// The rewrite adds a table and functions: the input must not name them.
+		"element segment without a table": header + types + funcs + "\x09\x07\x01\x00\x41\x00\x0b\x01\x00" + code("\x42\x00"),
+		"call of an unknown function":     header + types + funcs + code("\x10\x01\x1a\x42\x00"),
+		"table.get of an unknown table":   header + "\x01\x05\x01\x60\x00\x01\x70" + funcs + code("\x41\x00\x25\x00"),
 	}
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
