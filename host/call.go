@@ -144,7 +144,7 @@ func (c *code) callStack(ctx context.Context, t *target, in *instance, stack []u
 		defer cancel()
 	}
 	ctx, a := c.h.callAccount(ctx)
-	over, err := in.callMetered(ctx, a, in.fn(t.idx), stack)
+	over, err := in.callMetered(ctx, nil, a, in.fn(t.idx), stack)
 	if err != nil {
 		return c.callError(ctx, in, t, err)
 	}
@@ -245,7 +245,7 @@ func (c *code) callBytesOn(ctx context.Context, t *target, in *instance, data []
 		defer cancel()
 	}
 	ctx, a := c.h.callAccount(ctx)
-	out, over, err := in.callBytes(ctx, a, t.idx, data, c.h.cfg.maxMessageSize)
+	out, over, err := in.callBytes(ctx, nil, a, t.idx, data, c.h.cfg.maxMessageSize)
 	if err == nil && over {
 		err = c.overBudget(t, a)
 	}
@@ -269,8 +269,7 @@ func (e *bytesError) Unwrap() error { return ErrBadResult }
 // callBytes runs the bytes convention on this instance: alloc, copy in,
 // call, copy out, charging the fuel to a; over reports a budget exceeded.
 // Wasm errors are returned unwrapped; convention breaches as *bytesError.
-func (in *instance) callBytes(ctx context.Context, a *account, idx int, data []byte, limit int) (out []byte, over bool, err error) {
-	p := in.fam.proc
+func (in *instance) callBytes(ctx context.Context, p *process, a *account, idx int, data []byte, limit int) (out []byte, over bool, err error) {
 	if p != nil {
 		p.leaveHost()
 	}

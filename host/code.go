@@ -55,9 +55,6 @@ type code struct {
 	// its stack (host calls: trusted mode's external calls, bytes calls).
 	stacks map[*process]int
 	freed  bool
-	// retired is the link epoch at which c stopped being current (0:
-	// still current, or never).
-	retired atomic.Int64
 }
 
 // target is an export table entry: one exported function of one version.
@@ -168,9 +165,17 @@ func (in *instance) fn(idx int) api.Function {
 	return f
 }
 
-// instantiate makes a new instance. The caller must hold the gate.
-func (c *code) instantiate(ctx context.Context, owner *process) (*instance, error) {
-	in := &instance{code: c, owner: owner, done: make(chan struct{})}
+// instantiate makes a new instance in family fam: a process's, or a Go
+// call's (the family of the pooled instance it linked from); nil makes the
+// instance the root of a family of its own (a pooled instance). The caller
+// must hold the gate.
+func (c *code) instantiate(ctx context.Context, fam *family) (*instance, error) {
+	in := &instance{code: c, done: make(chan struct{}), fam: fam}
+	if fam == nil {
+		in.fam = &family{root: in}
+	} else {
+		in.owner = fam.proc
+	}
 	cfg := c.modCfg
 	if c.wasi {
 		out := &stdio{in: in}
@@ -179,7 +184,18 @@ func (c *code) instantiate(ctx context.Context, owner *process) (*instance, erro
 	lctx, stubs, err := c.linkContext(ctx)
 	var mod api.Module
 	if err == nil {
+		// A start function may make external calls before the instance is
+		// registered: its resolves find it in the ctx. It runs Wasm, so the
+		// process on this goroutine leaves host code meanwhile.
+		lctx = context.WithValue(lctx, ctxPendingKey{}, in)
+		q := procFrom(ctx)
+		if q != nil {
+			q.leaveHost()
+		}
 		mod, err = c.h.r.InstantiateModule(lctx, c.ver.Compiled, cfg)
+		if q != nil {
+			q.enterHost()
+		}
 		if err != nil {
 			for _, s := range stubs {
 				_ = s.Close(ctx)
@@ -195,11 +211,6 @@ func (c *code) instantiate(ctx context.Context, owner *process) (*instance, erro
 		in.granted = int64(g.Get())
 	}
 	in.depth = mod.ExportedGlobal(rewrite.DepthGlobal)
-	if owner != nil {
-		in.fam = &owner.fam
-	} else {
-		in.fam = &family{root: in}
-	}
 	if g, ok := mod.ExportedGlobal(rewrite.SeenGlobal).(api.MutableGlobal); ok {
 		in.seen = append(in.seen, g)
 	}
@@ -219,9 +230,18 @@ func (c *code) instantiate(ctx context.Context, owner *process) (*instance, erro
 		return nil, fmt.Errorf("module[%s] vsn[%d]: %w", c.ver.Name, c.ver.Vsn, ErrPurged)
 	}
 	c.live[in] = struct{}{}
+	c.h.register(in) // under c.mu: a Free that follows closes it, registered
 	c.mu.Unlock()
-	c.h.register(in)
 	return in, nil
+}
+
+type ctxPendingKey struct{}
+
+// pendingIn returns the instance whose start function runs on ctx, if
+// any: a link resolve from it comes before the instance is registered.
+func pendingIn(ctx context.Context) *instance {
+	in, _ := ctx.Value(ctxPendingKey{}).(*instance)
+	return in
 }
 
 // close closes the instance: running Wasm stops (sandboxed mode) and host
@@ -275,7 +295,7 @@ func (c *code) lend(ctx context.Context) (*instance, error) {
 // with the call's gate ticket, or goes to the idle list and the ticket is
 // returned. A closed instance is dropped.
 func (c *code) giveBack(in *instance) {
-	in.fam.unlink(in)
+	in.fam.unlink()
 	if in.mod.IsClosed() {
 		in.close(0)
 		c.gate.Leave()
@@ -330,7 +350,7 @@ func (c *code) get(ctx context.Context) (*instance, error) {
 
 // put returns an instance borrowed with get; a closed one is dropped.
 func (c *code) put(in *instance) {
-	in.fam.unlink(in)
+	in.fam.unlink()
 	if in.mod.IsClosed() {
 		in.close(0)
 		return
@@ -395,7 +415,7 @@ func (c *code) lingeringProcs(settle bool) []purger.Process {
 		if seen[l.p] {
 			continue
 		}
-		if settle && !l.p.relinkedSince(c.retired.Load()) {
+		if settle {
 			l.p.settle(l.mark)
 		}
 		if l.in.depthNow() > 0 {

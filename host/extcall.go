@@ -49,7 +49,6 @@ func (p *process) endCall(c *code, in *instance, pooled bool) {
 	}
 }
 
-
 // abiCallBytes is call_bytes: an external bytes call mod:fn(in) through the
 // export table, from a guest.
 func (h *Host) abiCallBytes(ctx context.Context, m api.Module, stack []uint64) {
@@ -109,7 +108,7 @@ func (h *Host) guestBytesCall(ctx context.Context, p *process, t *target, data [
 		return nil, err
 	}
 	a := accountFrom(ctx, p)
-	out, over, err := in.callBytes(ctx, a, t.idx, data, h.cfg.maxMessageSize)
+	out, over, err := in.callBytes(ctx, p, a, t.idx, data, h.cfg.maxMessageSize)
 	p.endCall(c, in, pooled)
 	if err == nil && over {
 		exit(p, Limit, a.exceeded())

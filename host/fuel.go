@@ -110,11 +110,13 @@ func (h *Host) callAccount(ctx context.Context) (context.Context, *account) {
 	return context.WithValue(ctx, ctxAccountKey{}, a), a
 }
 
-// fuelIn fills in's counter for a call charged to a.
+// fuelIn fills in's counter for a call charged to a, first charging what
+// in used since its last charge (through link calls into it).
 func (in *instance) fuelIn(a *account) {
 	if in.fuel == nil {
 		return
 	}
+	a.charge(in.granted - int64(in.fuel.Get()))
 	in.granted = a.grant()
 	in.fuel.Set(uint64(in.granted))
 }
@@ -126,7 +128,9 @@ func (in *instance) fuelOut(a *account) bool {
 	if in.fuel == nil || a == nil {
 		return false
 	}
-	over := a.charge(in.granted - int64(in.fuel.Get()))
+	left := int64(in.fuel.Get())
+	over := a.charge(in.granted - left)
+	in.granted = left // charged up to here
 	if f := in.fam; f.linkedN.Load() > 0 {
 		f.settleFuel(a) // the linked instances' use since their last tick
 		over = a.limit > 0 && a.since > a.limit
@@ -136,9 +140,9 @@ func (in *instance) fuelOut(a *account) bool {
 
 // callMetered calls f, an export of in, charging the fuel it uses to a; over
 // reports that it used more than a's budget allowed (the next tick would
-// have stopped it; the call ended first).
-func (in *instance) callMetered(ctx context.Context, a *account, f api.Function, stack []uint64) (over bool, err error) {
-	p := in.fam.proc
+// have stopped it; the call ended first). p is the process on this
+// goroutine (nil: a Go call), which leaves host code for the call.
+func (in *instance) callMetered(ctx context.Context, p *process, a *account, f api.Function, stack []uint64) (over bool, err error) {
 	if p != nil {
 		p.leaveHost()
 	}
@@ -193,6 +197,9 @@ func (h *Host) tick(ctx context.Context, m api.Module, stack []uint64) {
 		exit(p, Limit, a.exceeded())
 	}
 	g := a.grant()
+	if in != nil && p == nil && len(in.fam.tickets) > 0 {
+		in.fam.releaseWaited()
+	}
 	if in != nil {
 		in.granted = g
 		if now := time.Now(); now.Sub(in.yielded) >= yieldEvery {

@@ -184,8 +184,12 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 	es := h.ext.get(uint32(stack[0]))
 	p := procFrom(ctx)
 	defer h.recoverHost(p, "ext")
-	if p != nil && p.killed() { // the kill lands at the next host call
-		exit(p, Killed, nil)
+	if p != nil {
+		p.enterHost()
+		defer p.leaveHost()
+		if p.killed() { // the kill lands at the next host call
+			exit(p, Killed, nil)
+		}
 	}
 	t := h.enterExt(ctx, p, es)
 	c := t.code
@@ -204,7 +208,7 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 	buf := in.scratch[:max(n, 1)]
 	copy(buf, stack[1:1+n])
 	a := accountFrom(ctx, p)
-	over, err := in.callMetered(ctx, a, in.fn(t.idx), buf)
+	over, err := in.callMetered(ctx, p, a, in.fn(t.idx), buf)
 	res := buf[0]
 	switch {
 	case p != nil:

@@ -62,9 +62,9 @@ func (h *Host) instantiateLink(ctx context.Context) error {
 // with external calls compiled into it (a global of the instance itself
 // costs less to read than an imported one). Instances without external
 // calls are not visited, so a switch costs nothing per idle module.
-func (h *Host) bumpEpoch() int64 {
+func (h *Host) bumpEpoch() {
 	if h.epoch == nil {
-		return 0
+		return
 	}
 	h.epochMu.Lock()
 	defer h.epochMu.Unlock()
@@ -73,7 +73,6 @@ func (h *Host) bumpEpoch() int64 {
 	for in := range h.callers {
 		in.epoch.Set(uint64(h.epochN))
 	}
-	return h.epochN
 }
 
 // register makes a new instance known (instanceOf) with the current epoch.
@@ -190,6 +189,9 @@ func (h *Host) linkResolve(ctx context.Context, m api.Module, stack []uint64) {
 // rewrite compiled into the guest m: stack[0] is the link table entry.
 func (h *Host) inlineResolve(ctx context.Context, m api.Module, stack []uint64) {
 	caller := h.instanceOf(m)
+	if caller == nil {
+		caller = pendingIn(ctx) // its start function runs
+	}
 	k := uint32(stack[0])
 	if caller == nil || k >= uint32(len(caller.code.linkSlots)) {
 		p := procFrom(ctx)
@@ -213,6 +215,9 @@ func (h *Host) resolveLink(ctx context.Context, m api.Module, id uint32) (ref ui
 		}
 	}
 	caller := h.instanceOf(m)
+	if caller == nil {
+		caller = pendingIn(ctx) // a start function's call, through a link module
+	}
 	es := h.ext.get(id)
 	if caller == nil || caller.fam == nil {
 		extFail(p, Killed, callErr(es.slot.Module, es.slot.Function, 0, Killed, fmt.Errorf("the calling instance is closed: %w", ErrPurged)))
@@ -290,11 +295,10 @@ func (f *family) linked(ctx context.Context, c *code) (*instance, error) {
 	if in != nil && !isClosed(in) {
 		return in, nil
 	}
-	in, err := c.instantiate(ctx, f.proc)
+	in, err := c.instantiate(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	in.fam = f
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.prune()
@@ -368,7 +372,7 @@ func (f *family) settleFuel(a *account) {
 // unlink ends a Go call's use of its family: it leaves the gates the
 // call's resolves entered and makes the link tables resolve again next
 // time, so that the next call takes its own tickets.
-func (f *family) unlink(root *instance) {
+func (f *family) unlink() {
 	if len(f.tickets) == 0 {
 		return
 	}
@@ -376,7 +380,14 @@ func (f *family) unlink(root *instance) {
 		c.gate.Leave()
 	}
 	f.tickets = f.tickets[:0]
-	root.resetLinks()
+	f.resetLinks()
+}
+
+// resetLinks makes every link table of the family resolve again.
+func (f *family) resetLinks() {
+	if f.root != nil {
+		f.root.resetLinks()
+	}
 	f.mu.Lock()
 	for _, in := range f.callees {
 		in.resetLinks()
@@ -384,45 +395,46 @@ func (f *family) unlink(root *instance) {
 	f.mu.Unlock()
 }
 
+// releaseWaited runs at a tick of a Go call: it gives back the gate
+// tickets of the versions a purge is waiting for (their gate is closed)
+// in which the call has no frame (its instance's depth is 0; a tick is a
+// safepoint, outside every link call's window), and makes the family's
+// link tables resolve again, so that the call cannot reach those versions
+// again without a new ticket. A long Go call that used a version once does
+// not hold up its purge beyond its next tick.
+func (f *family) releaseWaited() {
+	kept := f.tickets[:0]
+	released := false
+	for _, c := range f.tickets {
+		if c.gate.Closed() && f.depthIn(c) == 0 {
+			c.gate.Leave()
+			released = true
+			continue
+		}
+		kept = append(kept, c)
+	}
+	f.tickets = kept
+	if released {
+		f.resetLinks()
+	}
+}
+
+// depthIn is the depth of the family's instance of c (0: none).
+func (f *family) depthIn(c *code) int32 {
+	f.mu.Lock()
+	in := f.callees[c]
+	f.mu.Unlock()
+	if in == nil {
+		return 0
+	}
+	return in.depthNow()
+}
+
 // resetLinks makes in's link tables resolve again at their next call.
 func (in *instance) resetLinks() {
 	for _, g := range in.seen {
 		g.Set(^uint64(0))
 	}
-}
-
-// relinkedSince reports whether every link table of p's instances was
-// reset at or after epoch e: then none of them can still lead into a
-// version that stopped being current at e, and a purge of that version
-// need not wait for p's safepoint to trust its depth there.
-func (p *process) relinkedSince(e int64) bool {
-	if e == 0 {
-		return false
-	}
-	ok := func(in *instance) bool {
-		for _, g := range in.seen {
-			// -1: a table never filled (a process's tables are only
-			// reset by the epoch), which leads nowhere.
-			if v := int64(g.Get()); v != -1 && v < e {
-				return false
-			}
-		}
-		return true
-	}
-	p.mu.Lock()
-	own := p.inst
-	p.mu.Unlock()
-	if own != nil && !ok(own) {
-		return false
-	}
-	p.fam.mu.Lock()
-	defer p.fam.mu.Unlock()
-	for _, in := range p.fam.callees {
-		if !ok(in) {
-			return false
-		}
-	}
-	return true
 }
 
 // depth is the number of external calls running in in through link

@@ -141,12 +141,7 @@ func (h *Host) finishLocked(p *Prepared) error {
 		}
 		h.codesMu.Unlock()
 		h.exports.Publish(ups...)
-		e := h.bumpEpoch()
-		for _, s := range sw {
-			if s.Prev != nil {
-				h.codeOf(s.Prev).retired.Store(e)
-			}
-		}
+		h.bumpEpoch()
 	})
 	if err != nil {
 		return err
@@ -300,12 +295,9 @@ func (h *Host) Delete(ctx context.Context, name string) (bool, error) {
 	}
 	h.codeMu.Lock()
 	defer h.codeMu.Unlock()
-	return h.table.Delete(name, func(s modules.Switch) {
+	return h.table.Delete(name, func(modules.Switch) {
 		h.exports.Publish(exports.Update[target]{Module: name})
-		e := h.bumpEpoch()
-		if s.Prev != nil {
-			h.codeOf(s.Prev).retired.Store(e)
-		}
+		h.bumpEpoch()
 	})
 }
 

@@ -185,7 +185,7 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 		return nil, badArity(module, function, "entry points are ()->(), not %s", t.sig)
 	}
 	c := t.code
-	in, err := c.instantiate(ctx, p)
+	in, err := c.instantiate(ctx, &p.fam)
 	if err != nil {
 		c.gate.Leave()
 		h.procs.abort(p)
@@ -246,7 +246,7 @@ func (p *process) loop(t *target) Exit {
 		in := p.inst
 		p.cont = ""
 		p.mu.Unlock()
-		over, err := in.callMetered(p.ctx, p.acct, in.fn(t.idx), stack)
+		over, err := in.callMetered(p.ctx, p, p.acct, in.fn(t.idx), stack)
 		if err != nil {
 			return p.failure(in, t, err)
 		}
@@ -310,7 +310,7 @@ func (p *process) upgrade(fn string) (*target, Exit) {
 		if !c.gate.Enter() {
 			continue
 		}
-		in, err := c.instantiate(p.ctx, p)
+		in, err := c.instantiate(p.ctx, &p.fam)
 		if err != nil {
 			c.gate.Leave()
 			return nil, Exit{Reason: Trap, Err: err}
@@ -343,7 +343,7 @@ func (p *process) codeChange(in *instance, from uint64) (Exit, bool) {
 	if !ct.sig.Equal(codeChangeSig) {
 		return Exit{Reason: BadArity, Err: badArity(p.module, "code_change", "want (i64)->(), have %s", ct.sig)}, false
 	}
-	over, err := in.callMetered(p.ctx, p.acct, in.fn(ct.idx), []uint64{from})
+	over, err := in.callMetered(p.ctx, p, p.acct, in.fn(ct.idx), []uint64{from})
 	if err != nil {
 		return p.failure(in, ct, err), false
 	}
