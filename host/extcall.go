@@ -109,15 +109,15 @@ func (h *Host) guestBytesCall(ctx context.Context, p *process, t *target, data [
 	}
 	a := accountFrom(ctx, p)
 	out, over, err := in.callBytes(ctx, p, a, t.idx, data, h.cfg.maxMessageSize)
+	var be *bytesError
+	if err != nil && !errors.As(err, &be) {
+		in.close(0) // before endCall, which would pool a borrowed one
+	}
 	p.endCall(c, in, pooled)
 	if err == nil && over {
 		exit(p, Limit, a.exceeded())
 	}
 	if err != nil {
-		var be *bytesError
-		if !errors.As(err, &be) {
-			in.close(0)
-		}
 		return nil, callErr(c.ver.Name, c.ver.Exports[t.idx].Name, c.ver.Vsn, reasonOf(err), err)
 	}
 	return out, nil
