@@ -37,6 +37,26 @@ func TestFuel(t *testing.T) {
 			}
 		}
 	})
+	t.Run("work done through external calls costs the same fuel as done locally", func(t *testing.T) {
+		n := newNode(t, host.NewConfig())
+		n.Load("cpu", wasm("cpu"))
+		n.Load("cpu_ext", wasm("cpu_ext"))
+		fuel := func(module string) int64 {
+			pid := n.Spawn(module, "work", "")
+			if e := n.Exit(pid); e.Reason != host.Normal {
+				t.Fatalf("%s:work exit %v", module, e)
+			}
+			pi, err := n.H.Process(pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pi.Fuel
+		}
+		local, ext := fuel("cpu"), fuel("cpu_ext")
+		if local != ext {
+			t.Fatalf("cpu:work used %d fuel, cpu_ext:work (the same through external calls) %d", local, ext)
+		}
+	})
 	t.Run("a Go call over its budget fails with limit", func(t *testing.T) {
 		h := newHost(t, host.NewConfig().WithFuel(100_000).WithLog(nil))
 		mustLoad(t, h, "cpu", "cpu")
