@@ -22,5 +22,6 @@ func BenchmarkGoCall(b *testing.B)           { bench.GoCall(b) }
 func BenchmarkSpawn(b *testing.B)            { bench.Spawn(b) }
 func BenchmarkMessageRoundTrip(b *testing.B) { bench.MessageRoundTrip(b) }
 func BenchmarkSwitch(b *testing.B)           { bench.Switch(b) }
+func BenchmarkModules(b *testing.B)          { bench.Modules(b) }
 func BenchmarkLoad(b *testing.B)             { bench.Load(b) }
 func BenchmarkLoadRestart(b *testing.B)      { bench.LoadRestart(b) }

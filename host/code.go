@@ -381,11 +381,7 @@ func (c *code) Gate() *purger.Gate { return &c.gate }
 // has reached a safepoint (safepoint.go). Each kind is kept per version as
 // processes gain and drop code, so the cost is that of the processes
 // concerned, not of all processes.
-func (c *code) Lingering() []purger.Process { return c.lingeringProcs(true) }
-
-// lingeringProcs is Lingering; without settle it reads the link depths as
-// they are, for a count that need not be exact (Modules).
-func (c *code) lingeringProcs(settle bool) []purger.Process {
+func (c *code) Lingering() []purger.Process {
 	c.mu.Lock()
 	out := make([]purger.Process, 0, len(c.procs))
 	seen := make(map[*process]bool, len(c.procs))
@@ -415,9 +411,7 @@ func (c *code) lingeringProcs(settle bool) []purger.Process {
 		if seen[l.p] {
 			continue
 		}
-		if settle {
-			l.p.settle(l.mark)
-		}
+		l.p.settle(l.mark)
 		if l.in.depthNow() > 0 {
 			out = append(out, l.p)
 			seen[l.p] = true
@@ -487,4 +481,24 @@ func (c *code) release(p *process) {
 	c.mu.Unlock()
 }
 
-func (c *code) lingering() int { return len(c.lingeringProcs(false)) }
+// lingering counts the processes lingering in c now, for reports (Modules,
+// Which): the depths as they are, without settling, and without touching
+// the processes whose own instance is of c beyond counting them.
+func (c *code) lingering() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.procs)
+	for p := range c.stacks {
+		if _, own := c.procs[p]; !own {
+			n++
+		}
+	}
+	for p, in := range c.linkers {
+		_, own := c.procs[p]
+		_, stacked := c.stacks[p]
+		if !own && !stacked && in.depthNow() > 0 {
+			n++
+		}
+	}
+	return n
+}

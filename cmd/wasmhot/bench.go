@@ -190,6 +190,7 @@ var benchPairs = []struct {
 	{"Spawn", "wasmhot", "floor_go_call", "spawn + exit vs instantiate + goroutine + call + close", "", 0, 0, ""},
 	{"MessageRoundTrip", "wasmhot", "floor", "message round trip between two processes vs raw ping-pong", "≤ 1.5", 1.5, 0, ""},
 	{"Switch", "modules=1000", "modules=1", "switch (finish) with 1,000 modules vs with 1", "≤ 1.2", 1.2, 0, ""},
+	{"Modules", "processes=4000", "processes=0", "Host.Modules() with 500 modules: beside 4,000 processes vs none", "≤ 1.5", 1.5, 0, ""},
 	{"Load", "wasmhot_cold", "floor_compile_miss", "load, cold vs raw CompileModule miss", "", 0, 0, ""},
 	{"Load", "wasmhot_hit", "floor_compile_hit", "load, compile-cache hit vs raw CompileModule hit", "", 0, 0, ""},
 	{"Load", "wasmhot_cold", "wasmhot_hit", "cold load ÷ compile-cache-hit load (speed-up)", "≥ 10", 0, 10, ""},

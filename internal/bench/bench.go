@@ -39,6 +39,7 @@ var Groups = []Group{
 	{"Spawn", Spawn},
 	{"MessageRoundTrip", MessageRoundTrip},
 	{"Switch", Switch},
+	{"Modules", Modules},
 	{"Load", Load},
 	{"LoadRestart", LoadRestart},
 }

@@ -25,6 +25,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -630,6 +631,51 @@ func Switch(r Runner) {
 			})
 		}
 	}
+}
+
+// Modules: Host.Modules() (what `wasmhot modules`, the node's manifest and
+// every Which cost) with 500 modules loaded, beside 0 and 4,000 processes
+// blocked in receive: lingering is kept per version, so the processes
+// should not count.
+func Modules(r Runner) {
+	for _, procs := range []int{0, 4000} {
+		r.Run(fmt.Sprintf("sandboxed/processes=%d", procs), func(b *testing.B) {
+			h := benchHost(b, benchModes[0])
+			bin := wasm("bench_b")
+			for i := 0; i < 500; i++ {
+				if _, err := h.Load(benchCtx, fmt.Sprintf("m%03d", i), bin); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, err := h.Load(benchCtx, "a", wasm("a_loop_v1")); err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; i < procs; i++ {
+				if _, err := h.Spawn(benchCtx, "a", "run", nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for !allSuspended(h) { // time the report, not the spawns settling
+				time.Sleep(time.Millisecond)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if len(h.Modules()) != 501 {
+					b.Fatal("modules missing")
+				}
+			}
+		})
+	}
+}
+
+func allSuspended(h *host.Host) bool {
+	for _, pi := range h.Processes() {
+		if pi.Status != host.Suspended {
+			return false
+		}
+	}
+	return true
 }
 
 // distinctWasm returns bin with a custom section holding n appended:
