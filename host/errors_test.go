@@ -57,18 +57,26 @@ func TestCallError(t *testing.T) {
 }
 
 // TestSelfRecursion: a module that calls its own import of itself without
-// end recurses in Wasm, through its link table, until wazero's stack limit
-// traps: the call fails with ErrTrap, a process running it exits trap,
-// and the host goes on. (Sandboxed mode only: in trusted mode each
-// external call nests Go frames through the host.)
+// end fails the call and the host goes on. Sandboxed: the calls stay in
+// Wasm, through the link table, until wazero's stack limit traps. Trusted:
+// each call nests Go frames through the host, until maxHostNesting ends it
+// with limit, well before the Go stack would overflow (which would end the
+// Go program).
 func TestSelfRecursion(t *testing.T) {
-	h := newHost(t, host.NewConfig().WithLog(nil))
-	mustLoad(t, h, "selfrec", "selfrec")
-	mustLoad(t, h, "probe", "probe")
-	if _, err := h.Call(ctx, "selfrec", "f", 0); !errors.Is(err, host.ErrTrap) {
-		t.Fatalf("selfrec:f(0): %v, want a trap", err)
-	}
-	if res, err := h.Call(ctx, "probe", "hello", 7); err != nil || res[0] != 7 {
-		t.Fatalf("the host after the recursion: probe:hello(7) = %v, %v", res, err)
+	for _, tc := range []struct {
+		mode host.Mode
+		want error
+	}{{host.Sandboxed, host.ErrTrap}, {host.Trusted, host.ErrLimit}} {
+		t.Run(tc.mode.String(), func(t *testing.T) {
+			h := newHost(t, host.NewConfig().WithMode(tc.mode).WithLog(nil))
+			mustLoad(t, h, "selfrec", "selfrec")
+			mustLoad(t, h, "probe", "probe")
+			if _, err := h.Call(ctx, "selfrec", "f", 0); !errors.Is(err, tc.want) {
+				t.Fatalf("selfrec:f(0): %v, want %v", err, tc.want)
+			}
+			if res, err := h.Call(ctx, "probe", "hello", 7); err != nil || res[0] != 7 {
+				t.Fatalf("the host after the recursion: probe:hello(7) = %v, %v", res, err)
+			}
+		})
 	}
 }

@@ -65,6 +65,10 @@ func (h *Host) abiCallBytes(ctx context.Context, m api.Module, stack []uint64) {
 		stack[0] = i32Code(abiBadArgument)
 		return
 	}
+	ctx, ok := nest(ctx)
+	if !ok {
+		exit(p, Limit, callErr(mod, fn, 0, Limit, errNesting))
+	}
 	isBytes := func(t *target) bool { return t.sig.Equal(bytesSig) && t.code.alloc >= 0 && t.code.ver.Memory }
 	t, entered := h.enterCurrent(ctx, h.slot(mod, fn), isBytes)
 	if t == nil {

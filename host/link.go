@@ -191,6 +191,10 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 			exit(p, Killed, nil)
 		}
 	}
+	ctx, ok := nest(ctx)
+	if !ok {
+		extFail(p, Limit, callErr(es.slot.Module, es.slot.Function, 0, Limit, errNesting))
+	}
 	t := h.enterExt(ctx, p, es)
 	c := t.code
 	var in *instance
@@ -232,6 +236,28 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 	if result {
 		stack[0] = res
 	}
+}
+
+// maxHostNesting bounds how deeply calls through the host nest on one
+// goroutine: trusted mode's external calls and bytes calls. Each level
+// takes Go stack and a wazero call stack; a guest calling itself without
+// end would otherwise overflow the Go stack, which ends the Go program.
+// (Sandboxed mode's external calls stay in Wasm, where wazero's own stack
+// limit traps.)
+const maxHostNesting = 1000
+
+var errNesting = fmt.Errorf("%w: calls through the host nested deeper than %d", ErrLimit, maxHostNesting)
+
+type ctxNestKey struct{}
+
+// nest returns ctx for a call one level deeper through the host, or false
+// past maxHostNesting.
+func nest(ctx context.Context) (context.Context, bool) {
+	d, _ := ctx.Value(ctxNestKey{}).(int)
+	if d >= maxHostNesting {
+		return ctx, false
+	}
+	return context.WithValue(ctx, ctxNestKey{}, d+1), true
 }
 
 // enterCurrent resolves an external call in the current generation of the
