@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/wasmhot/wasmhot/guest-examples"
 	"github.com/wasmhot/wasmhot/host"
@@ -67,7 +68,11 @@ func ExampleHost_Spawn() {
 	h.Send(pid, []byte("one"))
 	fmt.Println(<-log)
 
-	// The process waits for its next message in v1's receive.
+	// The process logs before it reaches its upgrade point; once it waits
+	// for its next message, it does so in v1's receive.
+	for pi, _ := h.Process(pid); pi.Status != host.Suspended; pi, _ = h.Process(pid) {
+		time.Sleep(time.Millisecond)
+	}
 	h.Load(ctx, "a", guestexamples.Wasm("a_loop_v2"))
 	h.Send(pid, []byte("two")) // handled by that v1 code, then continue("run")
 	fmt.Println(<-log)
