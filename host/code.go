@@ -473,12 +473,17 @@ func (c *code) hold(p *process) {
 
 func (c *code) release(p *process) {
 	c.mu.Lock()
-	if c.procs[p] <= 1 {
-		delete(c.procs, p)
-	} else {
-		c.procs[p]--
-	}
+	dropOne(c.procs, p)
 	c.mu.Unlock()
+}
+
+// dropOne takes one count of p from m, and p itself at zero.
+func dropOne(m map[*process]int, p *process) {
+	if m[p] <= 1 {
+		delete(m, p)
+	} else {
+		m[p]--
+	}
 }
 
 // lingering counts the processes lingering in c now, for reports (Modules,

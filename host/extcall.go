@@ -37,11 +37,7 @@ func (p *process) callee(ctx context.Context, c *code) (in *instance, pooled boo
 // endCall ends a call begun with callee.
 func (p *process) endCall(c *code, in *instance, pooled bool) {
 	c.mu.Lock()
-	if c.stacks[p] <= 1 {
-		delete(c.stacks, p)
-	} else {
-		c.stacks[p]--
-	}
+	dropOne(c.stacks, p)
 	c.mu.Unlock()
 	in.busy = false
 	if pooled {

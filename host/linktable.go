@@ -1,6 +1,8 @@
 package host
 
 import (
+	"github.com/wasmhot/wasmhot/internal/wasmbin"
+
 	"context"
 	"fmt"
 	"sync"
@@ -107,73 +109,73 @@ func (h *Host) unregister(in *instance) {
 // epoch seen global 1.
 func encodeLinkStub(fns []stubFunc) []byte {
 	n := uint32(len(fns))
-	types := [][]byte{funcType([]api.ValueType{api.ValueTypeI32}, []api.ValueType{funcref})}
+	types := [][]byte{wasmbin.FuncType([]api.ValueType{api.ValueTypeI32}, []api.ValueType{funcref})}
 	for _, f := range fns {
-		types = append(types, funcType(f.sig.Params, f.sig.Results))
+		types = append(types, wasmbin.FuncType(f.sig.Params, f.sig.Results))
 	}
 	out := []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
-	out = section(out, 1, vec(types))
+	out = wasmbin.AppendSection(out, 1, wasmbin.Vec(types))
 
 	var resolve, epoch []byte
-	resolve = appendName(appendName(resolve, extModule), "resolve")
+	resolve = wasmbin.AppendName(wasmbin.AppendName(resolve, extModule), "resolve")
 	resolve = append(resolve, 0x00, 0x00) // func, type 0
-	epoch = appendName(appendName(epoch, linkModule), "epoch")
+	epoch = wasmbin.AppendName(wasmbin.AppendName(epoch, linkModule), "epoch")
 	epoch = append(epoch, 0x03, 0x7e, 0x01) // global mut i64
-	out = section(out, 2, vec([][]byte{resolve, epoch}))
+	out = wasmbin.AppendSection(out, 2, wasmbin.Vec([][]byte{resolve, epoch}))
 
 	var funcs [][]byte
 	for k := range fns {
-		t := appendU32(nil, uint32(1+k))
+		t := wasmbin.AppendU32(nil, uint32(1+k))
 		funcs = append(funcs, t, t) // f_k, lazy_k
 	}
-	out = section(out, 3, vec(funcs))
-	out = section(out, 4, vec([][]byte{appendU32([]byte{funcref, 0x00}, n)}))
-	out = section(out, 6, vec([][]byte{{0x7e, 0x01, 0x42, 0x7f, 0x0b}})) // seen: mut i64 -1
+	out = wasmbin.AppendSection(out, 3, wasmbin.Vec(funcs))
+	out = wasmbin.AppendSection(out, 4, wasmbin.Vec([][]byte{wasmbin.AppendU32([]byte{funcref, 0x00}, n)}))
+	out = wasmbin.AppendSection(out, 6, wasmbin.Vec([][]byte{{0x7e, 0x01, 0x42, 0x7f, 0x0b}})) // seen: mut i64 -1
 
 	var exports [][]byte
 	for k, f := range fns {
-		e := appendName(nil, f.name)
-		exports = append(exports, appendU32(append(e, 0x00), uint32(1+2*k)))
+		e := wasmbin.AppendName(nil, f.name)
+		exports = append(exports, wasmbin.AppendU32(append(e, 0x00), uint32(1+2*k)))
 	}
-	exports = append(exports, append(appendName(nil, seenGlobal), 0x03, 0x01))
-	out = section(out, 7, vec(exports))
+	exports = append(exports, append(wasmbin.AppendName(nil, seenGlobal), 0x03, 0x01))
+	out = wasmbin.AppendSection(out, 7, wasmbin.Vec(exports))
 
 	elem := []byte{0x01, 0x00} // passive, elemkind funcref
-	elem = appendU32(elem, n)
+	elem = wasmbin.AppendU32(elem, n)
 	for k := range fns {
-		elem = appendU32(elem, uint32(2+2*k))
+		elem = wasmbin.AppendU32(elem, uint32(2+2*k))
 	}
-	out = section(out, 9, vec([][]byte{elem}))
+	out = wasmbin.AppendSection(out, 9, wasmbin.Vec([][]byte{elem}))
 
 	call := func(b []byte, k int, f stubFunc) []byte {
 		for i := range f.sig.Params {
-			b = appendU32(append(b, 0x20), uint32(i)) // local.get i
+			b = wasmbin.AppendU32(append(b, 0x20), uint32(i)) // local.get i
 		}
-		b = appendS32(append(b, 0x41), int32(k))    // i32.const k
-		b = appendU32(append(b, 0x11), uint32(1+k)) // call_indirect (type 1+k)
-		return append(b, 0x00, 0x0b)                // table 0; end
+		b = wasmbin.AppendS64(append(b, 0x41), int64(k))    // i32.const k
+		b = wasmbin.AppendU32(append(b, 0x11), uint32(1+k)) // call_indirect (type 1+k)
+		return append(b, 0x00, 0x0b)                        // table 0; end
 	}
 	var bodies [][]byte
 	for k, f := range fns {
 		// f_k: on a new epoch, reset the table to the lazy resolvers.
 		b := []byte{0x00, 0x23, 0x00, 0x23, 0x01, 0x52, 0x04, 0x40} // global.get epoch, seen; i64.ne; if
 		b = append(b, 0x41, 0x00, 0x41, 0x00, 0x41)                 // i32.const 0, 0, n
-		b = appendS32(b, int32(n))
+		b = wasmbin.AppendS64(b, int64(n))
 		b = append(b, 0xfc, 0x0c, 0x00, 0x00)       // table.init elem 0 table 0
 		b = append(b, 0x23, 0x00, 0x24, 0x01, 0x0b) // seen = epoch; end
 		b = call(b, k, f)
 		// lazy_k: table[k] = resolve(slot); then call through it.
-		l := appendS32([]byte{0x00, 0x41}, int32(k))
-		l = appendS32(append(l, 0x41), int32(f.slot))
+		l := wasmbin.AppendS64([]byte{0x00, 0x41}, int64(k))
+		l = wasmbin.AppendS64(append(l, 0x41), int64(int32(f.slot)))
 		l = append(l, 0x10, 0x00, 0x26, 0x00) // call resolve; table.set 0
 		l = call(l, k, f)
-		bodies = append(bodies, appendU32(nil, uint32(len(b))), b, appendU32(nil, uint32(len(l))), l)
+		bodies = append(bodies, wasmbin.AppendU32(nil, uint32(len(b))), b, wasmbin.AppendU32(nil, uint32(len(l))), l)
 	}
-	code := appendU32(nil, uint32(2*len(fns)))
+	code := wasmbin.AppendU32(nil, uint32(2*len(fns)))
 	for _, b := range bodies {
 		code = append(code, b...)
 	}
-	return section(out, 10, code)
+	return wasmbin.AppendSection(out, 10, code)
 }
 
 // linkResolve is wasmhot:ext.resolve, called by a lazy resolver of the

@@ -1,6 +1,8 @@
 package host_test
 
 import (
+	"github.com/wasmhot/wasmhot/internal/wasmbin"
+
 	"context"
 	"encoding/binary"
 	"errors"
@@ -118,8 +120,7 @@ func TestHostileModules(t *testing.T) {
 // manyFuncs builds a module with n functions () -> i32, each returning its
 // index and exported as f<i>; broken makes the last body invalid.
 func manyFuncs(n int, broken bool) []byte {
-	u := func(b []byte, v uint32) []byte { return binary.AppendUvarint(b, uint64(v)) }
-	sec := func(out []byte, id byte, c []byte) []byte { return append(u(append(out, id), uint32(len(c))), c...) }
+	u, sec := wasmbin.AppendU32, wasmbin.AppendSection
 	out := []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
 	out = sec(out, 1, []byte{1, 0x60, 0, 1, 0x7f})
 	var fs, ex, code []byte
@@ -132,7 +133,7 @@ func manyFuncs(n int, broken bool) []byte {
 		ex = append(u(ex, uint32(len(name))), name...)
 		ex = u(append(ex, 0), uint32(i))
 		body := []byte{0, 0x41}
-		body = appendSLEB(body, int32(i))
+		body = wasmbin.AppendS64(body, int64(int32(i)))
 		body = append(body, 0x0b)
 		if broken && i == n-1 {
 			body = []byte{0, 0x6a, 0x0b} // i32.add on an empty stack
@@ -153,17 +154,6 @@ func itoa(i int) string {
 		b = append([]byte{byte('0' + i%10)}, b...)
 	}
 	return string(b)
-}
-
-func appendSLEB(b []byte, v int32) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
 }
 
 // FuzzLoad: arbitrary bytes as a module never panic, never half-load, and

@@ -1,6 +1,8 @@
 package host
 
 import (
+	"github.com/wasmhot/wasmhot/internal/wasmbin"
+
 	"fmt"
 
 	"github.com/tetratelabs/wazero/api"
@@ -89,52 +91,52 @@ func encodeStub(fns []stubFunc) []byte {
 		if k.result {
 			results = []api.ValueType{api.ValueTypeI64}
 		}
-		types = append(types, funcType(params, results))
+		types = append(types, wasmbin.FuncType(params, results))
 	}
 	for _, f := range fns {
-		types = append(types, funcType(f.sig.Params, f.sig.Results))
+		types = append(types, wasmbin.FuncType(f.sig.Params, f.sig.Results))
 	}
 
 	var out []byte
 	out = append(out, 0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00)
-	out = section(out, 1, vec(types))
+	out = wasmbin.AppendSection(out, 1, wasmbin.Vec(types))
 
 	var imports [][]byte
 	for i, k := range imps {
 		var e []byte
-		e = appendName(e, extModule)
-		e = appendName(e, dispatchName(k.n, k.result))
+		e = wasmbin.AppendName(e, extModule)
+		e = wasmbin.AppendName(e, dispatchName(k.n, k.result))
 		e = append(e, 0x00)
-		e = appendU32(e, uint32(i))
+		e = wasmbin.AppendU32(e, uint32(i))
 		imports = append(imports, e)
 	}
-	out = section(out, 2, vec(imports))
+	out = wasmbin.AppendSection(out, 2, wasmbin.Vec(imports))
 
 	var funcs [][]byte
 	for i := range fns {
-		funcs = append(funcs, appendU32(nil, uint32(len(imps)+i)))
+		funcs = append(funcs, wasmbin.AppendU32(nil, uint32(len(imps)+i)))
 	}
-	out = section(out, 3, vec(funcs))
+	out = wasmbin.AppendSection(out, 3, wasmbin.Vec(funcs))
 
 	var exports [][]byte
 	for i, f := range fns {
 		var e []byte
-		e = appendName(e, f.name)
+		e = wasmbin.AppendName(e, f.name)
 		e = append(e, 0x00)
-		e = appendU32(e, uint32(len(imps)+i))
+		e = wasmbin.AppendU32(e, uint32(len(imps)+i))
 		exports = append(exports, e)
 	}
-	out = section(out, 7, vec(exports))
+	out = wasmbin.AppendSection(out, 7, wasmbin.Vec(exports))
 
 	var bodies [][]byte
 	for _, f := range fns {
 		var b []byte
 		b = append(b, 0x00) // no locals
 		b = append(b, 0x41) // i32.const slot
-		b = appendS32(b, int32(f.slot))
+		b = wasmbin.AppendS64(b, int64(int32(f.slot)))
 		for i, t := range f.sig.Params {
 			b = append(b, 0x20) // local.get i
-			b = appendU32(b, uint32(i))
+			b = wasmbin.AppendU32(b, uint32(i))
 			switch t {
 			case api.ValueTypeI32:
 				b = append(b, 0xad) // i64.extend_i32_u
@@ -145,7 +147,7 @@ func encodeStub(fns []stubFunc) []byte {
 			}
 		}
 		b = append(b, 0x10) // call dispatch
-		b = appendU32(b, uint32(impIdx[imp{len(f.sig.Params), len(f.sig.Results) == 1}]))
+		b = wasmbin.AppendU32(b, uint32(impIdx[imp{len(f.sig.Params), len(f.sig.Results) == 1}]))
 		if len(f.sig.Results) == 1 {
 			switch f.sig.Results[0] {
 			case api.ValueTypeI32:
@@ -157,62 +159,12 @@ func encodeStub(fns []stubFunc) []byte {
 			}
 		}
 		b = append(b, 0x0b) // end
-		bodies = append(bodies, appendU32(nil, uint32(len(b))), b)
+		bodies = append(bodies, wasmbin.AppendU32(nil, uint32(len(b))), b)
 	}
 	var code []byte
-	code = appendU32(code, uint32(len(fns)))
+	code = wasmbin.AppendU32(code, uint32(len(fns)))
 	for _, b := range bodies {
 		code = append(code, b...)
 	}
-	return section(out, 10, code)
-}
-
-func funcType(params, results []api.ValueType) []byte {
-	b := []byte{0x60}
-	b = appendU32(b, uint32(len(params)))
-	b = append(b, params...)
-	b = appendU32(b, uint32(len(results)))
-	return append(b, results...)
-}
-
-func vec(items [][]byte) []byte {
-	b := appendU32(nil, uint32(len(items)))
-	for _, it := range items {
-		b = append(b, it...)
-	}
-	return b
-}
-
-func section(out []byte, id byte, content []byte) []byte {
-	out = append(out, id)
-	out = appendU32(out, uint32(len(content)))
-	return append(out, content...)
-}
-
-func appendName(b []byte, s string) []byte {
-	b = appendU32(b, uint32(len(s)))
-	return append(b, s...)
-}
-
-func appendU32(b []byte, v uint32) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			b = append(b, c|0x80)
-			continue
-		}
-		return append(b, c)
-	}
-}
-
-func appendS32(b []byte, v int32) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
+	return wasmbin.AppendSection(out, 10, code)
 }

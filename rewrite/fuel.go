@@ -1,6 +1,10 @@
 package rewrite
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/wasmhot/wasmhot/internal/wasmbin"
+)
 
 // code rewrites the code section: every body metered, every function index
 // moved.
@@ -10,7 +14,7 @@ func (rw *rewriter) code(r *reader) ([]byte, error) {
 		n = r.count(2)
 	}
 	add, extra := rw.linkItems(secCode)
-	out := appendU32(nil, n+add)
+	out := wasmbin.AppendU32(nil, n+add)
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		size := r.u32()
 		b := r.bytes(size)
@@ -21,7 +25,7 @@ func (rw *rewriter) code(r *reader) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", rw.m.funcImps+i, err)
 		}
-		out = appendU32(out, uint32(len(body)))
+		out = wasmbin.AppendU32(out, uint32(len(body)))
 		out = append(out, body...)
 		rw.info.Functions++
 	}
@@ -182,10 +186,10 @@ func meter(ins []instr) ([]point, error) {
 func (rw *rewriter) fuelCode(out []byte, p point) []byte {
 	g, t := rw.info.FuelIndex, rw.info.TickIndex
 	if p.n > 0 {
-		out = appendU32(append(out, opGlobalGet), g)
-		out = appendS64(append(out, opI64Const), p.n)
+		out = wasmbin.AppendU32(append(out, opGlobalGet), g)
+		out = wasmbin.AppendS64(append(out, opI64Const), p.n)
 		out = append(out, opI64Sub)
-		out = appendU32(append(out, opGlobalSet), g)
+		out = wasmbin.AppendU32(append(out, opGlobalSet), g)
 	}
 	if !p.check {
 		if p.n > 0 {
@@ -194,10 +198,10 @@ func (rw *rewriter) fuelCode(out []byte, p point) []byte {
 		return out
 	}
 	rw.info.Checks++
-	out = appendU32(append(out, opGlobalGet), g)
+	out = wasmbin.AppendU32(append(out, opGlobalGet), g)
 	out = append(out, opI64Const, 0, opI64LtS, opIf, blockEmpty)
-	out = appendU32(append(out, opGlobalGet), g)
-	out = appendU32(append(out, opCall), t)
-	out = appendU32(append(out, opGlobalSet), g)
+	out = wasmbin.AppendU32(append(out, opGlobalGet), g)
+	out = wasmbin.AppendU32(append(out, opCall), t)
+	out = wasmbin.AppendU32(append(out, opGlobalSet), g)
 	return append(out, opEnd)
 }

@@ -1,6 +1,8 @@
 package rewrite_test
 
 import (
+	"github.com/wasmhot/wasmhot/internal/wasmbin"
+
 	"bytes"
 	"context"
 	"errors"
@@ -163,19 +165,19 @@ func fuzzSeedModule(params, results, body []byte) []byte {
 	b := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 	section := func(id byte, payload []byte) {
 		b = append(b, id)
-		b = specULEB(b, uint64(len(payload)))
+		b = wasmbin.AppendU32(b, uint32(len(payload)))
 		b = append(b, payload...)
 	}
 	typ := []byte{0x01, 0x60}
-	typ = specULEB(typ, uint64(len(params)))
+	typ = wasmbin.AppendU32(typ, uint32(len(params)))
 	typ = append(typ, params...)
-	typ = specULEB(typ, uint64(len(results)))
+	typ = wasmbin.AppendU32(typ, uint32(len(results)))
 	typ = append(typ, results...)
 	section(1, typ)
 	section(3, []byte{0x01, 0x00})
 	section(7, []byte{0x01, 0x01, 'f', 0x00, 0x00})
 	code := []byte{0x01}
-	code = specULEB(code, uint64(len(body)))
+	code = wasmbin.AppendU32(code, uint32(len(body)))
 	code = append(code, body...)
 	section(10, code)
 	return b

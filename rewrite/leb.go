@@ -97,37 +97,3 @@ func (r *reader) count(min int) uint32 {
 }
 
 func (r *reader) name() string { return string(r.bytes(r.u32())) }
-
-func appendU32(b []byte, v uint32) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v == 0 {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
-}
-
-func appendS64(b []byte, v int64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
-}
-
-func appendName(b []byte, s string) []byte {
-	b = appendU32(b, uint32(len(s)))
-	return append(b, s...)
-}
-
-// appendSection appends a section with its id and size.
-func appendSection(out []byte, id byte, content []byte) []byte {
-	out = append(out, id)
-	out = appendU32(out, uint32(len(content)))
-	return append(out, content...)
-}

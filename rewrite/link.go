@@ -1,5 +1,7 @@
 package rewrite
 
+import "github.com/wasmhot/wasmhot/internal/wasmbin"
+
 // Link entry points (Options.Link).
 //
 // Another instance calls into this module's exported functions through
@@ -78,18 +80,18 @@ func (rw *rewriter) link() {
 // The arguments stay on the stack below the check.
 func (rw *rewriter) linkCall(out []byte, k uint32) []byte {
 	lk := rw.lk
-	out = appendU32(append(out, opGlobalGet), lk.epoch)
-	out = appendU32(append(out, opGlobalGet), lk.epoch+1)
+	out = wasmbin.AppendU32(append(out, opGlobalGet), lk.epoch)
+	out = wasmbin.AppendU32(append(out, opGlobalGet), lk.epoch+1)
 	out = append(out, opI64Ne, opIf, blockEmpty, opI32Const, 0, opI32Const, 0, opI32Const)
-	out = appendS64(out, int64(len(lk.ext)))
-	out = appendU32(append(out, opPrefixMisc, miscTableInit), lk.lazySeg)
-	out = appendU32(out, lk.links)
-	out = appendU32(append(out, opGlobalGet), lk.epoch)
-	out = appendU32(append(out, opGlobalSet), lk.epoch+1)
+	out = wasmbin.AppendS64(out, int64(len(lk.ext)))
+	out = wasmbin.AppendU32(append(out, opPrefixMisc, miscTableInit), lk.lazySeg)
+	out = wasmbin.AppendU32(out, lk.links)
+	out = wasmbin.AppendU32(append(out, opGlobalGet), lk.epoch)
+	out = wasmbin.AppendU32(append(out, opGlobalSet), lk.epoch+1)
 	out = append(out, opEnd, opI32Const)
-	out = appendS64(out, int64(k))
-	out = appendU32(append(out, opCallIndirect), rw.m.funcTypes[lk.ext[k]])
-	return appendU32(out, lk.links)
+	out = wasmbin.AppendS64(out, int64(k))
+	out = wasmbin.AppendU32(append(out, opCallIndirect), rw.m.funcTypes[lk.ext[k]])
+	return wasmbin.AppendU32(out, lk.links)
 }
 
 // lazy is the body of the lazy resolver of link table entry k: it fills
@@ -99,16 +101,16 @@ func (rw *rewriter) lazy(k uint32) []byte {
 	lk := rw.lk
 	f := lk.ext[k]
 	b := []byte{0x00, opI32Const} // no locals
-	b = appendS64(b, int64(k))
-	b = appendS64(append(b, opI32Const), int64(k))
-	b = appendU32(append(b, opCall), lk.resolve)
-	b = appendU32(append(b, opTableSet), lk.links)
+	b = wasmbin.AppendS64(b, int64(k))
+	b = wasmbin.AppendS64(append(b, opI32Const), int64(k))
+	b = wasmbin.AppendU32(append(b, opCall), lk.resolve)
+	b = wasmbin.AppendU32(append(b, opTableSet), lk.links)
 	for i := uint32(0); i < rw.m.params[rw.m.funcTypes[f]]; i++ {
-		b = appendU32(append(b, opLocalGet), i)
+		b = wasmbin.AppendU32(append(b, opLocalGet), i)
 	}
-	b = appendS64(append(b, opI32Const), int64(k))
-	b = appendU32(append(b, opCallIndirect), rw.m.funcTypes[f])
-	b = appendU32(b, lk.links)
+	b = wasmbin.AppendS64(append(b, opI32Const), int64(k))
+	b = wasmbin.AppendU32(append(b, opCallIndirect), rw.m.funcTypes[f])
+	b = wasmbin.AppendU32(b, lk.links)
 	return append(b, opEnd)
 }
 
@@ -126,16 +128,16 @@ func (rw *rewriter) linkItems(id byte) (uint32, []byte) {
 		return 1, []byte{0x60, 1, 0x7f, 1, 0x70} // (i32) -> (funcref)
 	case secFunction:
 		for _, f := range m.exported {
-			out = appendU32(out, m.funcTypes[f])
+			out = wasmbin.AppendU32(out, m.funcTypes[f])
 		}
-		out = appendU32(out, lk.refType)
+		out = wasmbin.AppendU32(out, lk.refType)
 		for _, f := range lk.ext {
-			out = appendU32(out, m.funcTypes[f])
+			out = wasmbin.AppendU32(out, m.funcTypes[f])
 		}
 		return n + 1 + ext, out
 	case secTable:
-		out = appendU32([]byte{0x70, 0x00}, n)            // entries: funcref, min n
-		return 2, appendU32(append(out, 0x70, 0x00), ext) // links: funcref, min ext
+		out = wasmbin.AppendU32([]byte{0x70, 0x00}, n)            // entries: funcref, min n
+		return 2, wasmbin.AppendU32(append(out, 0x70, 0x00), ext) // links: funcref, min ext
 	case secGlobal:
 		return 3, []byte{
 			0x7f, 0x01, opI32Const, 0, opEnd, // depth: mut i32 0
@@ -143,25 +145,25 @@ func (rw *rewriter) linkItems(id byte) (uint32, []byte) {
 			0x7e, 0x01, opI64Const, 0x7f, opEnd, // seen: mut i64 -1
 		}
 	case secExport:
-		out = appendName(out, RefFunction)
-		out = appendU32(append(out, 0x00), lk.ref)
-		out = appendName(out, DepthGlobal)
-		out = appendU32(append(out, 0x03), lk.depth)
-		out = appendName(out, EpochGlobal)
-		out = appendU32(append(out, 0x03), lk.epoch)
-		out = appendName(out, SeenGlobal)
-		return 4, appendU32(append(out, 0x03), lk.epoch+1)
+		out = wasmbin.AppendName(out, RefFunction)
+		out = wasmbin.AppendU32(append(out, 0x00), lk.ref)
+		out = wasmbin.AppendName(out, DepthGlobal)
+		out = wasmbin.AppendU32(append(out, 0x03), lk.depth)
+		out = wasmbin.AppendName(out, EpochGlobal)
+		out = wasmbin.AppendU32(append(out, 0x03), lk.epoch)
+		out = wasmbin.AppendName(out, SeenGlobal)
+		return 4, wasmbin.AppendU32(append(out, 0x03), lk.epoch+1)
 	case secElement:
-		out = appendU32(append(out, 0x02), lk.table)  // active, explicit table
-		out = append(out, opI32Const, 0, opEnd, 0x00) // offset 0, elemkind funcref
-		out = appendU32(out, n)
+		out = wasmbin.AppendU32(append(out, 0x02), lk.table) // active, explicit table
+		out = append(out, opI32Const, 0, opEnd, 0x00)        // offset 0, elemkind funcref
+		out = wasmbin.AppendU32(out, n)
 		for j := uint32(0); j < n; j++ {
-			out = appendU32(out, lk.first+j)
+			out = wasmbin.AppendU32(out, lk.first+j)
 		}
 		out = append(out, 0x01, 0x00) // passive, elemkind funcref
-		out = appendU32(out, ext)
+		out = wasmbin.AppendU32(out, ext)
 		for k := uint32(0); k < ext; k++ {
-			out = appendU32(out, lk.lazy+k)
+			out = wasmbin.AppendU32(out, lk.lazy+k)
 		}
 		return 2, out
 	case secCode:
@@ -169,7 +171,7 @@ func (rw *rewriter) linkItems(id byte) (uint32, []byte) {
 			out = appendBody(out, rw.entry(f))
 		}
 		ref := []byte{0x00, 0x20, 0x00, 0x25} // no locals; local.get 0; table.get
-		ref = appendU32(ref, lk.table)
+		ref = wasmbin.AppendU32(ref, lk.table)
 		out = appendBody(out, append(ref, opEnd))
 		for k := uint32(0); k < ext; k++ {
 			out = appendBody(out, rw.lazy(k))
@@ -185,19 +187,19 @@ func (rw *rewriter) entry(f uint32) []byte {
 	d := rw.lk.depth
 	b := []byte{0x00} // no locals
 	count := func(b []byte, op byte) []byte {
-		b = appendU32(append(b, opGlobalGet), d)
+		b = wasmbin.AppendU32(append(b, opGlobalGet), d)
 		b = append(b, opI32Const, 1, op)
-		return appendU32(append(b, opGlobalSet), d)
+		return wasmbin.AppendU32(append(b, opGlobalSet), d)
 	}
 	b = count(b, opI32Add)
 	for i := uint32(0); i < rw.m.params[rw.m.funcTypes[f]]; i++ {
-		b = appendU32(append(b, opLocalGet), i)
+		b = wasmbin.AppendU32(append(b, opLocalGet), i)
 	}
-	b = appendU32(append(b, opCall), rw.fn(f))
+	b = wasmbin.AppendU32(append(b, opCall), rw.fn(f))
 	b = count(b, opI32Sub)
 	return append(b, opEnd)
 }
 
 func appendBody(out, body []byte) []byte {
-	return append(appendU32(out, uint32(len(body))), body...)
+	return append(wasmbin.AppendU32(out, uint32(len(body))), body...)
 }

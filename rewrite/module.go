@@ -1,6 +1,8 @@
 package rewrite
 
 import (
+	"github.com/wasmhot/wasmhot/internal/wasmbin"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -336,7 +338,7 @@ func (rw *rewriter) run() ([]byte, error) {
 				if err != nil {
 					return err
 				}
-				out = appendSection(out, id, c)
+				out = wasmbin.AppendSection(out, id, c)
 				need[id] = false
 			}
 		}
@@ -364,7 +366,7 @@ func (rw *rewriter) run() ([]byte, error) {
 		if c == nil {
 			continue // dropped
 		}
-		out = appendSection(out, s.id, c)
+		out = wasmbin.AppendSection(out, s.id, c)
 		need[s.id] = false
 	}
 	if err := emitMissing(len(order) + 1); err != nil {
@@ -383,13 +385,13 @@ func (rw *rewriter) section(id byte, content []byte) ([]byte, error) {
 		// Items appended after the input's, copied as they are.
 		n := r.items()
 		add, extra := rw.appended(id)
-		out = appendU32(nil, n+add)
+		out = wasmbin.AppendU32(nil, n+add)
 		out = append(out, content[r.pos:]...)
 		return append(out, extra...), r.err
 	case secGlobal:
 		n := r.items()
 		add, extra := rw.appended(id)
-		out = appendU32(nil, n+add)
+		out = wasmbin.AppendU32(nil, n+add)
 		for i := uint32(0); i < n && r.err == nil; i++ {
 			out = append(out, r.byte(), r.byte()) // type, mutability
 			out = rw.constExpr(r, out)
@@ -399,9 +401,9 @@ func (rw *rewriter) section(id byte, content []byte) ([]byte, error) {
 	case secExport:
 		n := r.items()
 		add, extra := rw.appended(id)
-		out = appendU32(nil, n+add)
+		out = wasmbin.AppendU32(nil, n+add)
 		for i := uint32(0); i < n && r.err == nil; i++ {
-			out = appendName(out, r.name())
+			out = wasmbin.AppendName(out, r.name())
 			kind := r.byte()
 			idx := r.u32()
 			switch {
@@ -410,12 +412,12 @@ func (rw *rewriter) section(id byte, content []byte) ([]byte, error) {
 			case kind == 0x03 && idx >= rw.m.globals && r.err == nil:
 				r.fail("export of unknown global %d", idx)
 			}
-			out = appendU32(append(out, kind), idx)
+			out = wasmbin.AppendU32(append(out, kind), idx)
 		}
 		r.end("export")
 		return append(out, extra...), r.err
 	case secStart:
-		out = appendU32(nil, rw.fn(r.u32()))
+		out = wasmbin.AppendU32(nil, rw.fn(r.u32()))
 		r.end("start")
 		return out, r.err
 	case secElement:
@@ -437,24 +439,24 @@ func (rw *rewriter) appended(id byte) (uint32, []byte) {
 	case secType:
 		n, out = 1, append(out, 0x60, 1, 0x7e, 1, 0x7e) // tick: (i64) -> (i64)
 	case secImport:
-		out = appendName(out, RuntimeModule)
-		out = appendName(out, TickFunction)
+		out = wasmbin.AppendName(out, RuntimeModule)
+		out = wasmbin.AppendName(out, TickFunction)
 		out = append(out, 0x00)
-		n, out = 1, appendU32(out, rw.tickType)
+		n, out = 1, wasmbin.AppendU32(out, rw.tickType)
 		if rw.added == 2 {
-			out = appendName(out, RuntimeModule)
-			out = appendName(out, ResolveFunction)
+			out = wasmbin.AppendName(out, RuntimeModule)
+			out = wasmbin.AppendName(out, ResolveFunction)
 			out = append(out, 0x00)
-			n, out = 2, appendU32(out, rw.lk.refType)
+			n, out = 2, wasmbin.AppendU32(out, rw.lk.refType)
 		}
 	case secGlobal:
 		out = append(out, 0x7e, 0x01, opI64Const) // mut i64
-		out = appendS64(out, rw.opts.InitialFuel)
+		out = wasmbin.AppendS64(out, rw.opts.InitialFuel)
 		n, out = 1, append(out, opEnd)
 	case secExport:
-		out = appendName(out, FuelGlobal)
+		out = wasmbin.AppendName(out, FuelGlobal)
 		out = append(out, 0x03)
-		n, out = 1, appendU32(out, rw.info.FuelIndex)
+		n, out = 1, wasmbin.AppendU32(out, rw.info.FuelIndex)
 	}
 	if rw.opts.Link {
 		ln, lout := rw.linkItems(id)
@@ -486,7 +488,7 @@ func (rw *rewriter) emit(out, body []byte, in instr) []byte {
 	if k, ok := rw.m.external[in.fn]; ok && in.op == opCall {
 		return rw.linkCall(out, k)
 	}
-	return appendU32(append(out, in.op), rw.fn(in.fn))
+	return wasmbin.AppendU32(append(out, in.op), rw.fn(in.fn))
 }
 
 // elements copies the element section, moving function indices.
@@ -496,10 +498,10 @@ func (rw *rewriter) elements(r *reader) ([]byte, error) {
 		n = r.count(1)
 	}
 	add, extra := rw.linkItems(secElement)
-	out := appendU32(nil, n+add)
+	out := wasmbin.AppendU32(nil, n+add)
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		flags := r.u32()
-		out = appendU32(out, flags)
+		out = wasmbin.AppendU32(out, flags)
 		if flags > 7 {
 			r.fail("element segment flags %d", flags)
 			break
@@ -508,7 +510,7 @@ func (rw *rewriter) elements(r *reader) ([]byte, error) {
 			t := uint32(0)
 			if flags&2 != 0 { // explicit table index
 				t = r.u32()
-				out = appendU32(out, t)
+				out = wasmbin.AppendU32(out, t)
 			}
 			if t >= rw.m.tables && r.err == nil {
 				r.fail("element segment for unknown table %d", t)
@@ -522,12 +524,12 @@ func (rw *rewriter) elements(r *reader) ([]byte, error) {
 			out = append(out, r.byte())
 		}
 		items := r.count(1)
-		out = appendU32(out, items)
+		out = wasmbin.AppendU32(out, items)
 		for j := uint32(0); j < items && r.err == nil; j++ {
 			if exprs {
 				out = rw.constExpr(r, out)
 			} else {
-				out = appendU32(out, rw.fn(r.u32()))
+				out = wasmbin.AppendU32(out, rw.fn(r.u32()))
 			}
 		}
 	}
@@ -546,7 +548,7 @@ func (rw *rewriter) custom(r *reader) ([]byte, error) {
 	if r.err != nil || name != "name" {
 		return r.b, nil // other custom sections are no concern of ours
 	}
-	out := appendName(nil, name)
+	out := wasmbin.AppendName(nil, name)
 	for !r.done() {
 		id := r.byte()
 		sub := &reader{b: r.bytes(r.u32())}
@@ -559,21 +561,21 @@ func (rw *rewriter) custom(r *reader) ([]byte, error) {
 			c = sub.b
 		case 1: // function names: namemap
 			n := sub.count(2)
-			c = appendU32(nil, n)
+			c = wasmbin.AppendU32(nil, n)
 			for i := uint32(0); i < n && sub.err == nil; i++ {
-				c = appendU32(c, rw.shift(sub.u32()))
-				c = appendName(c, sub.name())
+				c = wasmbin.AppendU32(c, rw.shift(sub.u32()))
+				c = wasmbin.AppendName(c, sub.name())
 			}
 		case 2: // local names: indirect namemap
 			n := sub.count(2)
-			c = appendU32(nil, n)
+			c = wasmbin.AppendU32(nil, n)
 			for i := uint32(0); i < n && sub.err == nil; i++ {
-				c = appendU32(c, rw.shift(sub.u32()))
+				c = wasmbin.AppendU32(c, rw.shift(sub.u32()))
 				m := sub.count(2)
-				c = appendU32(c, m)
+				c = wasmbin.AppendU32(c, m)
 				for j := uint32(0); j < m && sub.err == nil; j++ {
-					c = appendU32(c, sub.u32())
-					c = appendName(c, sub.name())
+					c = wasmbin.AppendU32(c, sub.u32())
+					c = wasmbin.AppendName(c, sub.name())
 				}
 			}
 		default:
@@ -582,7 +584,7 @@ func (rw *rewriter) custom(r *reader) ([]byte, error) {
 		if sub.err != nil {
 			return nil, nil
 		}
-		out = appendSection(out, id, c)
+		out = wasmbin.AppendSection(out, id, c)
 	}
 	return out, nil
 }

@@ -1,6 +1,8 @@
 package rewrite_test
 
 import (
+	"github.com/wasmhot/wasmhot/internal/wasmbin"
+
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -162,10 +164,10 @@ func encodeSpectestModule() []byte {
 
 	out := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 	section := func(id byte, count int, body []byte) {
-		payload := specULEB(nil, uint64(count))
+		payload := wasmbin.AppendU32(nil, uint32(count))
 		payload = append(payload, body...)
 		out = append(out, id)
-		out = specULEB(out, uint64(len(payload)))
+		out = wasmbin.AppendU32(out, uint32(len(payload)))
 		out = append(out, payload...)
 	}
 
@@ -173,7 +175,7 @@ func encodeSpectestModule() []byte {
 	var body []byte
 	for _, f := range funcs {
 		body = append(body, 0x60)
-		body = specULEB(body, uint64(len(f.params)))
+		body = wasmbin.AppendU32(body, uint32(len(f.params)))
 		body = append(body, f.params...)
 		body = append(body, 0x00)
 	}
@@ -182,7 +184,7 @@ func encodeSpectestModule() []byte {
 	// Function section: function i has type i.
 	body = nil
 	for i := range funcs {
-		body = specULEB(body, uint64(i))
+		body = wasmbin.AppendU32(body, uint32(i))
 	}
 	section(3, len(funcs), body)
 
@@ -195,10 +197,10 @@ func encodeSpectestModule() []byte {
 	// Global section: immutable constants.
 	body = nil
 	body = append(body, i32, 0x00, 0x41)
-	body = specSLEB(body, 666)
+	body = wasmbin.AppendS64(body, 666)
 	body = append(body, 0x0b)
 	body = append(body, i64, 0x00, 0x42)
-	body = specSLEB(body, 666)
+	body = wasmbin.AppendS64(body, 666)
 	body = append(body, 0x0b)
 	body = append(body, f32, 0x00, 0x43)
 	body = binary.LittleEndian.AppendUint32(body, math.Float32bits(666.6))
@@ -211,10 +213,10 @@ func encodeSpectestModule() []byte {
 	// Export section.
 	body = nil
 	export := func(name string, kind byte, index int) {
-		body = specULEB(body, uint64(len(name)))
+		body = wasmbin.AppendU32(body, uint32(len(name)))
 		body = append(body, name...)
 		body = append(body, kind)
-		body = specULEB(body, uint64(index))
+		body = wasmbin.AppendU32(body, uint32(index))
 	}
 	for i, f := range funcs {
 		export(f.name, 0x00, i)
@@ -233,26 +235,4 @@ func encodeSpectestModule() []byte {
 	}
 	section(10, len(funcs), body)
 	return out
-}
-
-func specULEB(b []byte, v uint64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v == 0 {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
-}
-
-func specSLEB(b []byte, v int64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
 }
