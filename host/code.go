@@ -11,6 +11,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasmhot/wasmhot/modules"
 	"github.com/wasmhot/wasmhot/purger"
@@ -37,12 +38,13 @@ type code struct {
 	// compiled into c, by link table entry (rewrite.Info.Imports).
 	linkSlots []uint32
 
-	// spare is a one-instance pool in front of idle for Go calls. A parked
-	// spare holds a ticket of the gate, which the next Go call inherits:
-	// the common case then costs one atomic swap to borrow and one
-	// compare-and-swap to return, instead of also entering and leaving the
-	// gate. Closing the gate takes the spare back (reclaimSpare).
-	spare atomic.Pointer[instance]
+	// spares are a small lock-free pool in front of idle for Go calls. A
+	// parked spare holds a ticket of the gate, which the next Go call
+	// inherits: the common case then costs one atomic swap to borrow and
+	// one compare-and-swap to return, instead of also entering and leaving
+	// the gate and taking mu, for as many concurrent callers as there are
+	// slots. Closing the gate takes the spares back (reclaimSpare).
+	spares [spareSlots]atomic.Pointer[instance]
 
 	mu    sync.Mutex
 	idle  []*instance            // pooled instances for Go calls
@@ -154,6 +156,9 @@ type instance struct {
 	scratch [maxExtParams]uint64
 
 	closeOnce sync.Once
+	// closedIdle is set when the host closes the instance knowing that no
+	// call runs in it: its linear memory may be reused (memory.go).
+	closedIdle atomic.Bool
 }
 
 func (in *instance) fn(idx int) api.Function {
@@ -188,6 +193,7 @@ func (c *code) instantiate(ctx context.Context, fam *family) (*instance, error) 
 		// registered: its resolves find it in the ctx. It runs Wasm, so the
 		// process on this goroutine leaves host code meanwhile.
 		lctx = context.WithValue(lctx, ctxPendingKey{}, in)
+		lctx = experimental.WithMemoryAllocator(lctx, memoryAllocator(&in.closedIdle))
 		q := procFrom(ctx)
 		if q != nil {
 			q.leaveHost()
@@ -264,15 +270,49 @@ func (in *instance) close(exitCode uint32) {
 	})
 }
 
+// spareSlots is the number of parked instances a version keeps for Go
+// calls without taking its lock.
+const spareSlots = 8
+
+// takeSpare takes a parked spare, with its gate ticket, or returns nil.
+func (c *code) takeSpare() *instance {
+	for i := range c.spares {
+		if c.spares[i].Load() != nil {
+			if in := c.spares[i].Swap(nil); in != nil {
+				return in
+			}
+		}
+	}
+	return nil
+}
+
+// parkSpare parks in, with the caller's gate ticket, in a free slot; it
+// reports false when every slot is taken.
+func (c *code) parkSpare(in *instance) bool {
+	for i := range c.spares {
+		if c.spares[i].Load() == nil && c.spares[i].CompareAndSwap(nil, in) {
+			return true
+		}
+	}
+	return false
+}
+
+// closeIdle closes an instance that no call runs in (pooled, or just
+// given back): its memory is recycled.
+func (in *instance) closeIdle() {
+	in.closedIdle.Store(true)
+	in.close(0)
+}
+
 // errGateClosed: lend found the version purged; look up the current one.
 var errGateClosed = errors.New("host: version closed")
 
-// lend admits a Go call to c and lends it an instance: the spare, whose
+// lend admits a Go call to c and lends it an instance: a spare, whose
 // gate ticket the call inherits, or one from the idle list or a new one,
 // after entering the gate. It fails with errGateClosed when c is being
 // purged. End the call with giveBack.
 func (c *code) lend(ctx context.Context) (*instance, error) {
-	if in := c.spare.Swap(nil); in != nil {
+	if in := c.takeSpare(); in != nil {
 		if !c.gate.Closed() {
 			return in, nil
 		}
@@ -291,7 +331,7 @@ func (c *code) lend(ctx context.Context) (*instance, error) {
 	return in, nil
 }
 
-// giveBack ends a Go call begun with lend: the instance becomes the spare
+// giveBack ends a Go call begun with lend: the instance becomes a spare
 // with the call's gate ticket, or goes to the idle list and the ticket is
 // returned. A closed instance is dropped.
 func (c *code) giveBack(in *instance) {
@@ -301,7 +341,7 @@ func (c *code) giveBack(in *instance) {
 		c.gate.Leave()
 		return
 	}
-	if c.spare.CompareAndSwap(nil, in) {
+	if c.parkSpare(in) {
 		if c.gate.Closed() { // a purge began: it may have missed the spare
 			c.reclaimSpare()
 		}
@@ -311,29 +351,31 @@ func (c *code) giveBack(in *instance) {
 	c.gate.Leave()
 }
 
-// reclaimSpare takes the parked spare back and returns its gate ticket. The
-// gate calls it when it closes, so that a purge does not wait for an idle
-// instance.
+// reclaimSpare takes the parked spares back and returns their gate
+// tickets. The gate calls it when it closes, so that a purge does not wait
+// for an idle instance.
 func (c *code) reclaimSpare() {
-	if in := c.spare.Swap(nil); in != nil {
+	for in := c.takeSpare(); in != nil; in = c.takeSpare() {
 		c.putIdle(in)
 		c.gate.Leave()
 	}
 }
 
-// inFlight is the number of calls running in c (the parked spare's ticket
-// is not a call).
+// inFlight is the number of calls running in c (the parked spares'
+// tickets are not calls).
 func (c *code) inFlight() int64 {
 	n := c.gate.InFlight()
-	if c.spare.Load() != nil {
-		n--
+	for i := range c.spares {
+		if c.spares[i].Load() != nil {
+			n--
+		}
 	}
 	return max(n, 0)
 }
 
 // get borrows an instance for a call whose caller holds the gate.
 func (c *code) get(ctx context.Context) (*instance, error) {
-	if in := c.spare.Swap(nil); in != nil {
+	if in := c.takeSpare(); in != nil {
 		c.gate.Leave() // the spare's ticket; the caller holds its own
 		return in, nil
 	}
@@ -364,7 +406,7 @@ func (c *code) putIdle(in *instance) {
 	c.mu.Lock()
 	if c.freed {
 		c.mu.Unlock()
-		in.close(exitKilled)
+		in.closeIdle()
 		return
 	}
 	c.idle = append(c.idle, in)
@@ -429,8 +471,10 @@ func (c *code) InterruptCalls() {
 	for _, in := range c.idle {
 		idle[in] = true
 	}
-	if in := c.spare.Load(); in != nil {
-		idle[in] = true
+	for i := range c.spares {
+		if in := c.spares[i].Load(); in != nil {
+			idle[in] = true
+		}
 	}
 	var busy []*instance
 	for in := range c.live {
@@ -449,20 +493,29 @@ func (c *code) InterruptCalls() {
 func (c *code) Free() {
 	c.mu.Lock()
 	c.freed = true
+	idle := c.idle
+	c.idle = nil
 	all := make([]*instance, 0, len(c.live))
 	for in := range c.live {
 		all = append(all, in)
 	}
-	c.idle = nil
 	c.mu.Unlock()
+	for _, in := range idle {
+		in.closeIdle()
+	}
 	for _, in := range all {
-		in.close(exitKilled)
+		in.close(exitKilled) // a no-op for the idle ones
 	}
 	c.h.table.FreeOld(c.ver.Name, c.ver)
 	c.h.forget(c)
 	_ = c.ver.Compiled.Close(context.Background())
 	c.closeStubs(context.Background())
 }
+
+// Detach implements purger.Target: c stops being its module's old code,
+// so that a new version can be loaded while the Go calls still running in
+// c finish; Free follows when the last of them has left.
+func (c *code) Detach() { c.h.table.FreeOld(c.ver.Name, c.ver) }
 
 // hold records that p's own instance is of c; release undoes one hold.
 func (c *code) hold(p *process) {

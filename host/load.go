@@ -50,7 +50,7 @@ func (p *Prepared) Discard(ctx context.Context) {
 		p.codes[i].idle = nil
 		p.codes[i].mu.Unlock()
 		for _, in := range idle {
-			in.close(0)
+			in.closeIdle()
 		}
 		p.codes[i].closeStubs(ctx)
 		m.Discard(ctx)
@@ -214,10 +214,11 @@ func (h *Host) ReloadAll(ctx context.Context, srcs ...Source) (PurgeResult, erro
 		return total, &modules.BatchError{Errs: errs}
 	}
 	for _, src := range srcs {
-		res, err := h.purgeLocked(ctx, src.Name)
+		res, err := h.purgeLocked(ctx, src.Name, true)
 		total.Killed += res.Killed
 		total.Interrupted += res.Interrupted
 		total.Waited += res.Waited
+		total.Detached += res.Detached
 		if err != nil {
 			p.Discard(ctx)
 			return total, err
@@ -268,17 +269,29 @@ func (h *Host) Purge(ctx context.Context, name string) (PurgeResult, error) {
 	}
 	h.codeMu.Lock()
 	defer h.codeMu.Unlock()
-	return h.purgeLocked(ctx, name)
+	return h.purgeLocked(ctx, name, false)
 }
 
-func (h *Host) purgeLocked(ctx context.Context, name string) (PurgeResult, error) {
+// purgeLocked purges the old code of name. With detach (a reload), it does
+// not wait for the Go calls in flight in it: they finish in the detached
+// version, within the grace, which is freed after the last of them.
+func (h *Host) purgeLocked(ctx context.Context, name string, detach bool) (PurgeResult, error) {
 	m, _ := h.table.Get(name)
 	if m.Old == nil {
 		return PurgeResult{}, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, DefaultPurgeTimeout)
 	defer cancel()
-	res, err := purger.Purge(ctx, h.codeOf(m.Old), purger.Options{Interruptible: h.cfg.mode == Sandboxed, Grace: h.cfg.purgeGrace})
+	opts := purger.Options{Interruptible: h.cfg.mode == Sandboxed, Grace: h.cfg.purgeGrace, Detach: detach}
+	if detach {
+		vsn := m.Old.Vsn
+		opts.Detached = func(_ purger.Result, err error) {
+			if err != nil {
+				h.logLine(nil, nil, fmt.Appendf(nil, "purge of module[%s] vsn[%d] after reload: %v", name, vsn, err))
+			}
+		}
+	}
+	res, err := purger.Purge(ctx, h.codeOf(m.Old), opts)
 	if err != nil {
 		err = fmt.Errorf("module[%s] vsn[%d]: %w", name, m.Old.Vsn, err)
 	}

@@ -31,6 +31,11 @@ type Target interface {
 	// Free releases the version: its instances, its compiled code, its old
 	// slot. It runs once, when nothing holds the version.
 	Free()
+	// Detach sets the version apart from its module before Free, for a
+	// purge that does not wait for the calls in flight (Options.Detach):
+	// it is no longer the module's old code, so a new version can be
+	// loaded at once, while the calls still running in it finish.
+	Detach()
 }
 
 // Result says what a purge did.
@@ -44,6 +49,10 @@ type Result struct {
 	// within the grace period, or all of them where the engine cannot stop
 	// running code (trusted mode).
 	Waited int
+	// Detached is the number of calls in flight that a purge with
+	// Options.Detach left running in the detached version: each finishes
+	// there, or is stopped as an interrupted call would be.
+	Detached int
 }
 
 // KilledAny reports whether the purge killed a process; it is the boolean
@@ -73,6 +82,17 @@ type Options struct {
 	// call that started in a version just before it became old usually ends
 	// in microseconds, and should not fail because a reload came by.
 	Grace time.Duration
+	// Detach makes Purge return without waiting for the calls in flight:
+	// it kills and waits for the lingering processes as always, detaches
+	// the version (Target.Detach) and leaves the rest (the grace, the
+	// interruption, the final check for processes and Free) to a goroutine
+	// that ends when the last call has left. A Go call descheduled in the
+	// middle of a call then costs the purge nothing; without Detach, the
+	// purge waits for it to be scheduled again.
+	Detach bool
+	// Detached, when set, is called with what the detached part of a
+	// purge did (its Result counts only that part), once t is freed.
+	Detached func(Result, error)
 }
 
 // Purge kills the processes lingering in t, lets the calls in flight in t
@@ -89,13 +109,43 @@ func Purge(ctx context.Context, t Target, opts Options) (Result, error) {
 		p.Kill()
 	}
 	res.Killed = len(procs)
+	g.Close()
+	n := int(g.InFlight())
+	if n > 0 && opts.Detach {
+		res.Detached = n
+		err := waitExited(ctx, procs)
+		dctx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
+		if d, ok := ctx.Deadline(); ok {
+			dctx, cancel = context.WithDeadline(dctx, d)
+		}
+		t.Detach()
+		go func() {
+			defer cancel()
+			r, err := drain(dctx, t, opts, procs, n)
+			if opts.Detached != nil {
+				opts.Detached(r, err)
+			}
+		}()
+		return res, err
+	}
+	r, err := drain(ctx, t, opts, procs, n)
+	r.Killed += res.Killed
+	return r, err
+}
+
+// drain waits for the n calls that were in flight in t when its gate
+// closed, as opts says; kills the processes that entered t meanwhile,
+// waits for them and for procs (killed before) to exit; and frees t. Its
+// result does not count procs.
+func drain(ctx context.Context, t Target, opts Options, procs []Process, n int) (Result, error) {
+	var res Result
+	g := t.Gate()
 	gctx, cancel := ctx, context.CancelFunc(func() {})
 	if opts.Interruptible {
 		gctx, cancel = context.WithTimeout(ctx, opts.Grace)
 	}
 	defer cancel()
-	g.Close()
-	if n := int(g.InFlight()); n > 0 {
+	if n > 0 {
 		if opts.Interruptible {
 			if err := g.Wait(gctx); err != nil {
 				res.Interrupted = min(n, int(g.InFlight()))
@@ -123,17 +173,23 @@ func Purge(ctx context.Context, t Target, opts Options) (Result, error) {
 			procs = append(procs, p)
 		}
 	}
+	if werr := waitExited(ctx, procs); err == nil {
+		err = werr
+	}
+	t.Free()
+	return res, err
+}
+
+// waitExited waits until every process in procs has exited, or ctx ends.
+func waitExited(ctx context.Context, procs []Process) error {
 	for _, p := range procs {
 		select {
 		case <-p.Done():
 		case <-ctx.Done():
-			if err == nil {
-				err = fmt.Errorf("purger: killed process still running: %w", ctx.Err())
-			}
+			return fmt.Errorf("purger: killed process still running: %w", ctx.Err())
 		}
 	}
-	t.Free()
-	return res, err
+	return nil
 }
 
 // CheckProcessCode reports whether p lingers in t, like

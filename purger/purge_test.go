@@ -73,8 +73,9 @@ type fakeTarget struct {
 	interrupts  atomic.Int32
 	onInterrupt func()
 
-	frees  atomic.Int32
-	onFree func()
+	frees    atomic.Int32
+	onFree   func()
+	detaches atomic.Int32
 }
 
 func (t *fakeTarget) Gate() *purger.Gate { return &t.gate }
@@ -106,6 +107,8 @@ func (t *fakeTarget) InterruptCalls() {
 		t.onInterrupt()
 	}
 }
+
+func (t *fakeTarget) Detach() { t.detaches.Add(1) }
 
 func (t *fakeTarget) Free() {
 	t.frees.Add(1)
@@ -948,6 +951,75 @@ func TestCheckProcessCode(t *testing.T) {
 			// Checking changes nothing.
 			if p1.kills.Load()+p2.kills.Load()+p3.kills.Load() != 0 || tg.frees.Load() != 0 || tg.gate.Closed() {
 				t.Fatal("CheckProcessCode killed, freed or closed something")
+			}
+		})
+	}
+}
+
+// TestPurgeDetach: with Detach, Purge kills and waits for the lingering
+// processes, detaches the version and returns while calls are still in
+// flight in it; the version is freed only after the last call has left (or
+// was interrupted after the grace), and Detached reports that part.
+func TestPurgeDetach(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts purger.Options
+		want purger.Result // of the detached part
+	}{
+		{"calls leave", purger.Options{Interruptible: true, Grace: long}, purger.Result{Waited: 2}},
+		{"calls interrupted after the grace", purger.Options{Interruptible: true, Grace: short}, purger.Result{Interrupted: 2}},
+		{"trusted waits for the calls", purger.Options{}, purger.Result{Waited: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := &fakeTarget{}
+			p := newProc("p", true)
+			tg.setLingering(p)
+			calls := []*call{enter(t, &tg.gate), enter(t, &tg.gate)}
+			tg.onInterrupt = func() {
+				for _, c := range calls {
+					c.leave()
+				}
+			}
+			detached := make(chan purger.Result, 1)
+			opts := tc.opts
+			opts.Detach = true
+			opts.Detached = func(r purger.Result, err error) {
+				if err != nil {
+					t.Errorf("detached part: %v", err)
+				}
+				detached <- r
+			}
+			res, err := purger.Purge(context.Background(), tg, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (purger.Result{Killed: 1, Detached: 2}); res != want {
+				t.Fatalf("result %+v, want %+v", res, want)
+			}
+			if !p.exited() {
+				t.Fatal("Purge returned before the killed process exited")
+			}
+			if tg.detaches.Load() != 1 || tg.frees.Load() != 0 {
+				t.Fatalf("after Purge: %d detaches, %d frees; want 1, 0", tg.detaches.Load(), tg.frees.Load())
+			}
+			if tg.gate.Enter() {
+				t.Fatal("the detached version admits new calls")
+			}
+			if tc.want.Waited > 0 {
+				for _, c := range calls {
+					c.leave()
+				}
+			}
+			select {
+			case r := <-detached:
+				if r != tc.want {
+					t.Fatalf("detached part %+v, want %+v", r, tc.want)
+				}
+			case <-time.After(long):
+				t.Fatal("the detached part did not end")
+			}
+			if tg.frees.Load() != 1 || tg.gate.InFlight() != 0 {
+				t.Fatalf("after the detached part: %d frees, %d in flight; want 1, 0", tg.frees.Load(), tg.gate.InFlight())
 			}
 		})
 	}

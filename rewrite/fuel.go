@@ -14,7 +14,8 @@ func (rw *rewriter) code(r *reader) ([]byte, error) {
 		n = r.count(2)
 	}
 	add, extra := rw.linkItems(secCode)
-	out := wasmbin.AppendU32(nil, n+add)
+	out := make([]byte, 0, len(r.b)+len(r.b)/4+len(extra)+8)
+	out = wasmbin.AppendU32(out, n+add)
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		size := r.u32()
 		b := r.bytes(size)
@@ -59,7 +60,8 @@ func (rw *rewriter) body(b []byte) ([]byte, error) {
 		r.valType()
 	}
 	prologue := r.pos
-	var ins []instr
+	ins := rw.ins[:0]
+	defer func() { rw.ins = ins[:0] }()
 	for !r.done() {
 		in := r.next()
 		if err := rw.m.checkIndices(in); err != nil && r.err == nil {
@@ -74,8 +76,8 @@ func (rw *rewriter) body(b []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, len(b)+len(points)*24)
-	out = append(out, b[:prologue]...)
+	out := append(rw.out[:0], b[:prologue]...)
+	defer func() { rw.out = out[:0] }()
 	p := 0
 	for i, in := range ins {
 		for ; p < len(points) && points[p].at == i; p++ {

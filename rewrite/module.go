@@ -297,6 +297,10 @@ type rewriter struct {
 	// badFn is the first function index the input names but does not
 	// have (-1: none).
 	badFn int64
+	// ins and out are scratch buffers of body, reused from one function
+	// to the next.
+	ins []instr
+	out []byte
 }
 
 // fn maps a function index of the input to the output: the tick import is

@@ -323,9 +323,10 @@ func (r *benchReport) print(w io.Writer) {
 	if len(r.Storms) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "STORM\tRELOADS\tSTEADY CALLS/S\tCALLS/S IN STORM\tRATIO (≥ 0.8)\tFAILED (= 0)\tSTORM TOOK")
+		fmt.Fprintln(tw, "STORM\tRELOADS\tSTEADY CALLS/S\tCALLS/S IN STORM\tRATIO (≥ 0.8)\tFAILED (= 0)\tRELOAD MEDIAN (≤ 1ms)\tP99 (≤ 20ms)\tMAX\tSTORM TOOK")
 		for _, s := range r.Storms {
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.2f\t%d\t%s\n", s.Mode, s.Reloads, s.SteadyPerSec, s.StormPerSec, s.Ratio, s.FailedCalls, s.StormDuration)
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.2f\t%d\t%v\t%v\t%v\t%s\n", s.Mode, s.Reloads, s.SteadyPerSec, s.StormPerSec, s.Ratio, s.FailedCalls,
+				s.ReloadMedian.Round(time.Microsecond), s.ReloadP99.Round(time.Microsecond), s.ReloadMax.Round(time.Microsecond), s.StormDuration)
 		}
 		tw.Flush()
 	}

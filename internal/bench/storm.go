@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +23,11 @@ type StormResult struct {
 	Ratio         float64 `json:"ratio"`
 	FailedCalls   int64   `json:"failed_calls"`
 	StormDuration string  `json:"storm_duration"`
+	// ReloadMedian, ReloadP99 and ReloadMax are the latencies of the
+	// reloads (each Reload call, compile to switch), in nanoseconds.
+	ReloadMedian time.Duration `json:"reload_median_ns"`
+	ReloadP99    time.Duration `json:"reload_p99_ns"`
+	ReloadMax    time.Duration `json:"reload_max_ns"`
 }
 
 // Storm measures Go calls of counter:version per second from callers
@@ -52,12 +57,7 @@ func Storm(ctx context.Context, mode host.Mode, callers, reloads int, steady tim
 		go func() {
 			defer wg.Done()
 			stack := make([]uint64, 1)
-			for i := 0; !stop.Load(); i++ {
-				if i%16 == 0 {
-					// More callers than cores would otherwise starve the
-					// reloader between preemptions (~10 ms each).
-					runtime.Gosched()
-				}
+			for !stop.Load() {
 				if err := f.CallWithStack(ctx, stack); err != nil {
 					failed.Add(1)
 				}
@@ -75,12 +75,16 @@ func Storm(ctx context.Context, mode host.Mode, callers, reloads int, steady tim
 	// the callers, not how much of a core a reload loop takes.
 	pace := steady / time.Duration(reloads)
 	c0, t0 = calls.Load(), time.Now()
+	lat := make([]time.Duration, 0, reloads)
 	i := 1
 	for ; i <= reloads; i++ {
 		if wait := time.Until(t0.Add(time.Duration(i-1) * pace)); wait > 0 {
 			time.Sleep(wait)
 		}
-		if _, _, err := h.Reload(ctx, "counter", vs[i%2]); err != nil {
+		r0 := time.Now()
+		_, _, err := h.Reload(ctx, "counter", vs[i%2])
+		lat = append(lat, time.Since(r0))
+		if err != nil {
 			stop.Store(true)
 			wg.Wait()
 			return res, fmt.Errorf("reload %d: %w", i, err)
@@ -92,6 +96,10 @@ func Storm(ctx context.Context, mode host.Mode, callers, reloads int, steady tim
 	stop.Store(true)
 	wg.Wait()
 	res.FailedCalls = failed.Load()
+	slices.Sort(lat)
+	if n := len(lat); n > 0 {
+		res.ReloadMedian, res.ReloadP99, res.ReloadMax = lat[n/2], lat[(n*99+99)/100-1], lat[n-1]
+	}
 	res.StormDuration = d.Round(time.Millisecond).String()
 	if res.SteadyPerSec > 0 {
 		res.Ratio = res.StormPerSec / res.SteadyPerSec
