@@ -14,9 +14,8 @@ import (
 
 // The same program (the seeds' test loop, v1) in WAT, Go and C: what a
 // guest costs in module size, load (compile) time and spawn (instantiate,
-// including the Go runtime's initialisation for Go). Figures only, no
-// assertions: see TestGuestCosts's log (go test -run GuestCosts -v
-// ./guest-examples) and BenchmarkSpawn.
+// including the Go runtime's initialisation for Go): BenchmarkLoad and
+// BenchmarkSpawn, which also reports the module's size and initial memory.
 
 type costGuest struct {
 	lang string
@@ -64,31 +63,6 @@ func initialPages(tb testing.TB, wasm []byte) uint32 {
 	return 0
 }
 
-func TestGuestCosts(t *testing.T) {
-	const spawns = 20
-	for _, g := range costGuests(t) {
-		h, load := costHost(t, g)
-		var total time.Duration
-		pids := make([]host.PID, 0, spawns)
-		for range spawns {
-			start := time.Now()
-			pid, err := h.Spawn(ctx, "test", "run", []byte(idleState))
-			total += time.Since(start)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pids = append(pids, pid)
-		}
-		for _, pid := range pids {
-			_ = h.Kill(pid)
-			_, _ = h.Wait(ctx, pid)
-		}
-		t.Logf("%-3s test_v1: %8d bytes, %4d initial pages (%5d KiB), load %10v, instantiate+spawn %10v (mean of %d)",
-			g.lang, len(g.wasm), initialPages(t, g.wasm), initialPages(t, g.wasm)*64,
-			load.Round(time.Microsecond), (total / spawns).Round(time.Microsecond), spawns)
-	}
-}
-
 // BenchmarkSpawn measures host.Spawn of test:run (it instantiates the
 // module, runs _initialize for Go, and starts the process goroutine);
 // killing the processes is not timed.
@@ -109,6 +83,7 @@ func BenchmarkSpawn(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(len(g.wasm)), "module-bytes")
+			b.ReportMetric(float64(initialPages(b, g.wasm))*64, "initial-KiB")
 			for _, pid := range pids {
 				_ = h.Kill(pid)
 				_, _ = h.Wait(ctx, pid)

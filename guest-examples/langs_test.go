@@ -12,6 +12,7 @@ import (
 	guestexamples "github.com/wasmhot/wasmhot/guest-examples"
 	"github.com/wasmhot/wasmhot/host"
 	"github.com/wasmhot/wasmhot/internal/hosttest"
+	"github.com/wasmhot/wasmhot/internal/testmode"
 )
 
 // The guests written in Go and C (go/, c/, built into wasm-langs/ by
@@ -161,6 +162,17 @@ var langRows = []langRow{
 
 var langs = []string{"go", "c"}
 
+// langModes are the execution modes the rows run in for lang: both, except
+// that the Go guests, each taking 10 s to compile under the race detector,
+// run in the default mode only unless WASMHOT_LONG=1 (the rows run in
+// trusted mode with the C and the WAT guests).
+func langModes(lang string) []host.Mode {
+	if lang == "go" && testmode.Race && !testmode.Long() {
+		return []host.Mode{host.Sandboxed}
+	}
+	return []host.Mode{host.Sandboxed, host.Trusted}
+}
+
 // TestLangConformance runs rows 1-4 with the Go and the C guests, each in
 // both execution modes. The subtests run in parallel: most of their time is
 // wazero compiling the Go guests.
@@ -171,7 +183,7 @@ func TestLangConformance(t *testing.T) {
 			wasm := func(prog string, v int) []byte { return langWasm(t, fmt.Sprintf("%s_%s_v%d", lang, prog, v)) }
 			for _, row := range langRows {
 				t.Run(row.name, func(t *testing.T) {
-					for _, mode := range []host.Mode{host.Sandboxed, host.Trusted} {
+					for _, mode := range langModes(lang) {
 						t.Run(mode.String(), func(t *testing.T) {
 							t.Parallel()
 							row.run(t, newNode(t, host.NewConfig().WithMode(mode)), wasm)

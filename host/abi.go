@@ -17,6 +17,26 @@ import (
 // ABIModule is the import module name of the guest ABI.
 const ABIModule = "wasmhot"
 
+// WASIModule is the import module name of WASI (preview 1), granted per
+// module with Config.WithWASI.
+const WASIModule = wasiModule
+
+// The signatures of the exports the ABI gives a role to (docs/design.md,
+// "Guest ABI"); each call returns a fresh copy.
+
+// EntrySignature is a process entry point's: () -> ().
+func EntrySignature() modules.Signature { return entrySig.Clone() }
+
+// BytesSignature is a bytes-convention function's: (ptr, len i32) ->
+// (ptr<<32|len i64).
+func BytesSignature() modules.Signature { return bytesSig.Clone() }
+
+// AllocSignature is alloc's, which bytes calls need: (size i32) -> (ptr i32).
+func AllocSignature() modules.Signature { return allocSig.Clone() }
+
+// CodeChangeSignature is code_change's: (from_vsn i64) -> ().
+func CodeChangeSignature() modules.Signature { return codeChangeSig.Clone() }
+
 // Error codes the ABI returns to guests.
 const (
 	abiUndef       = -1 // spawn, call_bytes: no such module:function

@@ -176,7 +176,7 @@ func (c *code) callError(ctx context.Context, in *instance, t *target, err error
 		// An external call the guest made failed; say so, not "trap".
 		return fail(reasonOf(err), err)
 	default:
-		return fail(Trap, fmt.Errorf("%w: %v", ErrTrap, err))
+		return fail(Trap, fmt.Errorf("%w: %w", ErrTrap, err))
 	}
 }
 

@@ -209,7 +209,7 @@ func (c *code) instantiate(ctx context.Context, fam *family) (*instance, error) 
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("module[%s] vsn[%d]: instantiate: %w: %v", c.ver.Name, c.ver.Vsn, ErrTrap, err)
+		return nil, fmt.Errorf("module[%s] vsn[%d]: instantiate: %w: %w", c.ver.Name, c.ver.Vsn, ErrTrap, err)
 	}
 	in.mod = mod
 	if g, ok := mod.ExportedGlobal(rewrite.FuelGlobal).(api.MutableGlobal); ok {

@@ -184,7 +184,9 @@ func (c Config) WithLog(w io.Writer) Config {
 // Mode returns the configured execution mode.
 func (c Config) Mode() Mode { return c.mode }
 
-func (c Config) validate() error {
+// Validate reports what is wrong with the configuration, or nil: every
+// bad value, joined. [New] refuses a configuration Validate refuses.
+func (c Config) Validate() error {
 	var errs []error
 	if c.mode != Sandboxed && c.mode != Trusted {
 		errs = append(errs, fmt.Errorf("unknown mode %d", int(c.mode)))

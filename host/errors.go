@@ -14,16 +14,30 @@ import (
 // owns the concept, repeated here so that users of host need import nothing
 // else; match them with errors.Is.
 var (
-	ErrUndef     = exports.ErrUndef
-	ErrBadArity  = exports.ErrBadArity
+	// ErrUndef: the module has no current version, or it does not export
+	// the function (Erlang's undef).
+	ErrUndef = exports.ErrUndef
+	// ErrBadArity: the function exists with another signature.
+	ErrBadArity = exports.ErrBadArity
+	// ErrNotPurged: a load of a module whose old code is still there.
 	ErrNotPurged = modules.ErrNotPurged
-	ErrSticky    = modules.ErrSticky
+	// ErrSticky: a reload or delete of a sticky module.
+	ErrSticky = modules.ErrSticky
+	// ErrBadModule: the bytes are not a loadable module (invalid Wasm, a
+	// refused import, a start function that traps...).
 	ErrBadModule = modules.ErrBadModule
-	ErrBadName   = modules.ErrBadName
+	// ErrBadName: not a module name.
+	ErrBadName = modules.ErrBadName
+	// ErrNotLoaded: the module has neither current nor old code.
 	ErrNotLoaded = modules.ErrNotLoaded
-	ErrTooLarge  = modules.ErrTooLarge
-	ErrTooMany   = modules.ErrTooMany
-	ErrPurged    = purger.ErrPurged
+	// ErrTooLarge: the module is over the configured size limit.
+	ErrTooLarge = modules.ErrTooLarge
+	// ErrTooMany: loading would go over the configured number of modules.
+	ErrTooMany = modules.ErrTooMany
+	// ErrDuplicate: the same module name twice in one batch.
+	ErrDuplicate = modules.ErrDuplicate
+	// ErrPurged: a call in flight in a version when it was purged.
+	ErrPurged = purger.ErrPurged
 
 	// ErrClosed: the host is closed.
 	ErrClosed = errors.New("host: closed")

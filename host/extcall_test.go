@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/testmode"
 )
 
 // externalRows are the behaviour-table rows about external calls between
@@ -219,17 +220,14 @@ func lingering(n *node, module string) int {
 // now and then: on two cores, four callers that never yield make each
 // reload wait for the scheduler's time slices, which is a matter for the
 // benchmarks (the reload storm), not for this check.
-// TestChainHammer reloads chain_y 1,000 times (300 under the race
-// detector, which makes every step ten times slower) while Go callers and
+// TestChainHammer reloads chain_y 1,000 times (100 unless WASMHOT_LONG=1)
+// while Go callers and
 // processes call it through chain_x in tight loops that never yield: no
 // call fails, every Go call answers a version that was current during the
 // call, and no process ever sees an older version after a newer one (it
 // would trap); in sandboxed mode no process is killed by a purge.
 func TestChainHammer(t *testing.T) {
-	reloads := 1000
-	if raceEnabled {
-		reloads = 300
-	}
+	reloads := testmode.Rounds(100, 1000)
 	for _, mode := range []host.Mode{host.Sandboxed, host.Trusted} {
 		t.Run(mode.String(), func(t *testing.T) {
 			h := newHost(t, host.NewConfig().WithMode(mode).WithLog(nil))

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/testmode"
 )
 
 // TestHammerReload: four callers call counter:version without pause and
 // without ever yielding, on two cores (GOMAXPROCS=2), while another
-// goroutine reloads counter (purge + load) 1,000 times. No call may fail,
+// goroutine reloads counter (purge + load) 1,000 times (100 unless
+// WASMHOT_LONG=1). No call may fail,
 // and since every load answers a larger number, no caller may ever see a
 // number go down, and no call that starts after a reload returned may see
 // an older version. (The reload latency under this load is measured by
@@ -31,7 +33,7 @@ func TestHammerReload(t *testing.T) {
 func hammerReload(t *testing.T, mode host.Mode) {
 	ctx := context.Background()
 	h := newHost(t, host.NewConfig().WithMode(mode).WithLog(nil))
-	const reloads = 1000
+	reloads := testmode.Rounds(100, 1000)
 	const callers = 4
 	versions := make([][]byte, reloads+1)
 	for i := range versions {
@@ -90,7 +92,7 @@ func hammerReload(t *testing.T, mode host.Mode) {
 	if failures.Load() != 0 {
 		t.Fatalf("%d of %d calls failed", failures.Load(), calls.Load())
 	}
-	if v := call1(t, h, "counter", "version"); v != reloads+1 {
+	if v := call1(t, h, "counter", "version"); v != uint64(reloads)+1 {
 		t.Fatalf("final version %d, want %d", v, reloads+1)
 	}
 	t.Logf("%s: %d calls during %d reloads, none failed", mode, calls.Load(), reloads)

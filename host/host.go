@@ -53,7 +53,7 @@ type funcKey struct{ module, function string }
 
 // New starts a host with the given configuration.
 func New(ctx context.Context, cfg Config) (*Host, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	// No WithCloseOnContextDone: sandboxed guests are stopped by their

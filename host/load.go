@@ -11,11 +11,43 @@ import (
 	"github.com/wasmhot/wasmhot/purger"
 )
 
-// Source is a module to load: name, Wasm bytes, and whether it is sticky.
-type Source = modules.Source
+// Source is a module to load.
+type Source struct {
+	// Name is the module name: a lowercase letter, then lowercase
+	// letters, digits and underscores (modules.CheckName).
+	Name string
+	// Wasm is the module's binary.
+	Wasm []byte
+	// Sticky marks the module sticky once loaded: it refuses reload and
+	// delete (ErrSticky) until SetSticky(name, false).
+	Sticky bool
+}
 
-// PurgeResult says what a purge did; see purger.Result.
-type PurgeResult = purger.Result
+// PurgeResult says what a purge did.
+type PurgeResult struct {
+	// Killed is the number of processes killed because they lingered.
+	Killed int
+	// Interrupted is the number of Go calls in flight that were stopped
+	// after the grace period and failed with ErrPurged (sandboxed mode).
+	Interrupted int
+	// Waited is the number of Go calls in flight that the purge waited
+	// for: those that ended within the grace period, or all of them in
+	// trusted mode, where running code cannot be stopped.
+	Waited int
+	// Detached is the number of Go calls in flight that a reload did not
+	// wait for: the purged version was set apart, each call finishes in it
+	// (or is stopped after the grace period) and the version is freed
+	// after the last one.
+	Detached int
+}
+
+// KilledAny reports whether the purge killed a process: the boolean
+// code:purge/1 returns.
+func (r PurgeResult) KilledAny() bool { return r.Killed > 0 }
+
+func purgeResult(r purger.Result) PurgeResult {
+	return PurgeResult{Killed: r.Killed, Interrupted: r.Interrupted, Waited: r.Waited, Detached: r.Detached}
+}
 
 // Prepared holds compiled modules that are not yet visible. Finish them with
 // [Host.Finish] or drop them with [Prepared.Discard]; a failed Finish leaves
@@ -68,7 +100,7 @@ func (h *Host) Prepare(ctx context.Context, srcs ...Source) (*Prepared, error) {
 	p := &Prepared{h: h}
 	var errs []*modules.ModuleError
 	for _, src := range srcs {
-		mp, err := h.table.Prepare(ctx, src)
+		mp, err := h.table.Prepare(ctx, modules.Source{Name: src.Name, Wasm: src.Wasm, Sticky: src.Sticky})
 		if err != nil {
 			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: err})
 			continue
@@ -76,14 +108,14 @@ func (h *Host) Prepare(ctx context.Context, srcs ...Source) (*Prepared, error) {
 		c := h.newCode(mp.Version)
 		if err := c.link(ctx); err != nil {
 			mp.Discard(ctx)
-			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: fmt.Errorf("%w: %v", ErrBadModule, err)})
+			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: fmt.Errorf("%w: %w", ErrBadModule, err)})
 			continue
 		}
 		in, err := c.trialInstance(ctx)
 		if err != nil {
 			c.closeStubs(ctx)
 			mp.Discard(ctx)
-			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: fmt.Errorf("%w: %v", ErrBadModule, err)})
+			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: fmt.Errorf("%w: %w", ErrBadModule, err)})
 			continue
 		}
 		c.idle = append(c.idle, in)
@@ -295,7 +327,7 @@ func (h *Host) purgeLocked(ctx context.Context, name string, detach bool) (Purge
 	if err != nil {
 		err = fmt.Errorf("module[%s] vsn[%d]: %w", name, m.Old.Vsn, err)
 	}
-	return res, err
+	return purgeResult(res), err
 }
 
 // Delete makes the current code of name old, leaving no current version

@@ -88,18 +88,23 @@ func TestHostileModules(t *testing.T) {
 	for name, tc := range map[string]struct {
 		wasm []byte
 		cfg  host.Config
+		also error // a cause the error also matches
 	}{
-		"huge declared memory":        {wasm("huge_memory"), host.NewConfig()},
-		"start function never ends":   {wasm("start_forever"), host.NewConfig().WithStartTimeout(100 * time.Millisecond)},
-		"start function traps":        {wasm("start_trap"), host.NewConfig()},
-		"thousands of functions, bad": {manyFuncs(5000, true), host.NewConfig()},
+		"huge declared memory":        {wasm("huge_memory"), host.NewConfig(), nil},
+		"start function never ends":   {wasm("start_forever"), host.NewConfig().WithStartTimeout(100 * time.Millisecond), context.DeadlineExceeded},
+		"start function traps":        {wasm("start_trap"), host.NewConfig(), host.ErrTrap},
+		"thousands of functions, bad": {manyFuncs(5000, true), host.NewConfig(), nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHost(t, tc.cfg.WithLog(nil))
 			mustLoad(t, h, "counter", "counter_v1")
 			before := snap(h)
-			if _, err := h.Load(ctx, "evil", tc.wasm); !errors.Is(err, host.ErrBadModule) {
+			_, err := h.Load(ctx, "evil", tc.wasm)
+			if !errors.Is(err, host.ErrBadModule) {
 				t.Fatalf("load: %v, want bad module", err)
+			}
+			if tc.also != nil && !errors.Is(err, tc.also) {
+				t.Fatalf("load: %v, want it to match %v too", err, tc.also)
 			}
 			if after := snap(h); !reflect.DeepEqual(before, after) {
 				t.Fatalf("code table changed: %v -> %v", before, after)
@@ -157,7 +162,9 @@ func itoa(i int) string {
 }
 
 // FuzzLoad: arbitrary bytes as a module never panic, never half-load, and
-// never disturb what was loaded.
+// never disturb what was loaded. A start function is stopped after 50 ms
+// and every call after 200 ms, so that one execution ends well within a
+// second on a loaded machine.
 func FuzzLoad(f *testing.F) {
 	for _, name := range []string{"counter_v1", "a_loop_v1", "probe", "gs", "bad_import", "start_trap"} {
 		b := wasm(name)
@@ -170,7 +177,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
 	ctx := context.Background()
-	h, err := host.New(ctx, host.NewConfig().WithStartTimeout(100*time.Millisecond).WithLog(nil))
+	h, err := host.New(ctx, host.NewConfig().WithStartTimeout(50*time.Millisecond).WithCallTimeout(200*time.Millisecond).WithLog(nil))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -205,8 +212,11 @@ func FuzzABI(f *testing.F) {
 	ctx := context.Background()
 	lg := &hosttest.Log{}
 	// The fuel budget bounds an execution whose continue() names an export
-	// that loops: it ends with limit in a few milliseconds.
-	h, err := host.New(ctx, host.NewConfig().WithLog(lg).WithMaxProcesses(1000).WithFuel(10_000_000))
+	// that loops: it ends with limit in a few milliseconds. Start functions
+	// and calls are bounded too, so that one execution ends well within a
+	// second on a loaded machine.
+	h, err := host.New(ctx, host.NewConfig().WithLog(lg).WithMaxProcesses(1000).WithFuel(10_000_000).
+		WithStartTimeout(50*time.Millisecond).WithCallTimeout(200*time.Millisecond))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -234,7 +244,7 @@ func FuzzABI(f *testing.F) {
 			}
 			t.Fatal(err)
 		}
-		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		exit, err := h.Wait(wctx, pid)
 		cancel()
 		if err != nil {

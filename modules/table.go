@@ -86,11 +86,11 @@ func (t *Table) Prepare(ctx context.Context, src Source) (*Prepared, error) {
 		return nil, fmt.Errorf("module[%s]: %w: %d bytes, limit %d", src.Name, ErrTooLarge, len(src.Wasm), t.opts.MaxSize)
 	}
 	if err := precheck(src.Wasm); err != nil {
-		return nil, fmt.Errorf("module[%s]: %w: %v", src.Name, ErrBadModule, err)
+		return nil, fmt.Errorf("module[%s]: %w: %w", src.Name, ErrBadModule, err)
 	}
 	c, info, err := t.compile(ctx, src.Wasm)
 	if err != nil {
-		return nil, fmt.Errorf("module[%s]: %w: %v", src.Name, ErrBadModule, err)
+		return nil, fmt.Errorf("module[%s]: %w: %w", src.Name, ErrBadModule, err)
 	}
 	v := newVersion(src.Name, src.Wasm, c, info)
 	if t.opts.Imports != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,7 +22,12 @@ type Signature struct {
 	Results []api.ValueType
 }
 
-// Equal reports whether two signatures are the same Wasm type.
+// Clone returns a copy of s that shares nothing with it.
+func (s Signature) Clone() Signature {
+	return Signature{Params: slices.Clone(s.Params), Results: slices.Clone(s.Results)}
+}
+
+// Equal reports whether s and o have the same parameter and result types.
 func (s Signature) Equal(o Signature) bool {
 	return string(s.Params) == string(o.Params) && string(s.Results) == string(o.Results)
 }

@@ -159,6 +159,9 @@ func (d *demo) stepPartial() error {
 	if err := round("hello", 1, 1); err != nil {
 		return err
 	}
+	if err := d.receiving(local, ext); err != nil {
+		return err
+	}
 	if err := d.load("a", "a_loop_v2"); err != nil {
 		return err
 	}

@@ -130,6 +130,32 @@ func (d *demo) exitOf(pid host.PID) (host.Exit, error) {
 	return e, err
 }
 
+// receiving waits until each process is blocked in receive. A guest logs
+// what it did with a message before it reaches its upgrade point (the
+// continue after it), so a load right after its line arrives could come
+// before that point; once it waits in receive, it is past it.
+func (d *demo) receiving(pids ...host.PID) error {
+	for _, pid := range pids {
+		err := d.within(d.who(pid)+" to wait in receive", func(ctx context.Context) error {
+			for {
+				pi, err := d.h.Process(pid)
+				if err != nil || pi.Status == host.Suspended {
+					return err
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(time.Millisecond):
+				}
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // vsnOf returns the version a live process runs.
 func (d *demo) vsnOf(pid host.PID) (uint64, error) {
 	pi, err := d.h.Process(pid)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,17 +18,13 @@ import (
 	"github.com/wasmhot/wasmhot/internal/control"
 )
 
-// buildTimeout bounds `go build` of the command (a cold build cache
-// compiles wazero); it is not a wait on the node.
-const buildTimeout = 5 * time.Minute
-
-// The seeds' story, end to end: the wasmhot binary, built here, serves a
+// The seeds' story, end to end: the wasmhot command serves a
 // node as a subprocess, and client commands, subprocesses too, drive it
 // through the remote-reload workflow; then the node stops on SIGTERM and a
 // new node on the same state directory comes back with the same code.
 func TestEndToEnd(t *testing.T) {
 	tmp := t.TempDir()
-	bin := buildWasmhot(t, tmp)
+	bin := commandBinary(t)
 	sock := filepath.Join(tmp, "n.sock")
 	stateDir := filepath.Join(tmp, "state")
 	e := &e2e{bin: bin, sock: sock, dir: tmp}
@@ -122,20 +117,35 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-// buildWasmhot builds the command into dir and returns the binary's path.
-func buildWasmhot(t *testing.T, dir string) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+// asMain is the environment variable that makes the test binary run as
+// the wasmhot command (TestMain): the end-to-end tests run it as their
+// subprocesses, which needs no build of the command (on a cold build
+// cache, a minute of compiling wazero again without the race detector).
+const asMain = "WASMHOT_TEST_AS_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asMain) == "1" {
+		main()
 	}
-	bin := filepath.Join(dir, "wasmhot")
-	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	os.Exit(m.Run())
+}
+
+// commandBinary returns the path of the wasmhot command for subprocesses:
+// this test binary, run with asMain set (see command).
+func commandBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
+}
+
+// command is exec.CommandContext of the wasmhot command.
+func command(ctx context.Context, bin string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), asMain+"=1")
+	return cmd
 }
 
 // e2e runs the built binary.
@@ -156,7 +166,7 @@ type e2eNode struct {
 func (e *e2e) serve(t *testing.T, stateDir string) *e2eNode {
 	t.Helper()
 	n := &e2eNode{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	n.cmd = exec.Command(e.bin, "serve", "--socket", e.sock, "--state-dir", stateDir)
+	n.cmd = command(context.Background(), e.bin, "serve", "--socket", e.sock, "--state-dir", stateDir)
 	n.cmd.Stdout, n.cmd.Stderr = n.stdout, n.stderr
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -207,9 +217,9 @@ func (e *e2e) run(t *testing.T, args ...string) (code int, stdout, stderr string
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, e.bin, args...)
+	cmd := command(ctx, e.bin, args...)
 	cmd.Dir = e.dir
-	cmd.Env = append(os.Environ(), "WASMHOT_NODE="+e.sock)
+	cmd.Env = append(cmd.Env, "WASMHOT_NODE="+e.sock)
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

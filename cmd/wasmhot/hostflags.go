@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"math"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -63,29 +65,20 @@ func hostConfig(c *cli.Context) (host.Config, error) {
 	default:
 		return bad("--exec %q: want sandboxed or trusted", e)
 	}
-	if p := c.Uint("memory-pages"); p < 1 || p > 65536 {
-		return bad("--memory-pages %d: want 1..65536", p)
-	}
-	for _, name := range []string{"max-processes", "mailbox-limit", "max-module-size", "max-modules"} {
-		if n := c.Int(name); n < 1 {
-			return bad("--%s %d: want at least 1", name, n)
-		}
-	}
-	if d := c.Duration("call-timeout"); d < 0 {
-		return bad("--call-timeout %v: want 0 (none) or more", d)
-	}
-	if n := c.Int64("fuel"); n < 0 || (n > 0 && c.String("exec") != "sandboxed") {
-		return bad("--fuel %d: want 0 (none) or more, and only with --exec sandboxed", n)
-	}
 	if w := c.StringSlice("wasi"); len(w) > 0 {
 		cfg = cfg.WithWASI(w...)
 	}
-	cfg = cfg.WithMemoryLimitPages(uint32(c.Uint("memory-pages"))).
+	// The host checks the values (Config.Validate); a page count that
+	// does not fit 32 bits stays out of range rather than wrapping.
+	cfg = cfg.WithMemoryLimitPages(uint32(min(c.Uint("memory-pages"), math.MaxUint32))).
 		WithMaxProcesses(c.Int("max-processes")).
 		WithMailboxLimit(c.Int("mailbox-limit")).
 		WithMaxModuleSize(c.Int("max-module-size")).
 		WithMaxModules(c.Int("max-modules")).
 		WithCallTimeout(c.Duration("call-timeout")).
 		WithFuel(c.Int64("fuel"))
+	if err := cfg.Validate(); err != nil {
+		return bad("%s", strings.TrimPrefix(err.Error(), "host: "))
+	}
 	return cfg, nil
 }

@@ -14,7 +14,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
 	"github.com/urfave/cli/v2"
 
 	"github.com/wasmhot/wasmhot/host"
@@ -131,14 +130,13 @@ const (
 	importWASI        = "wasi"
 	importExternal    = "external"
 	importUnsupported = "unsupported"
-	wasiModule        = "wasi_snapshot_preview1"
 )
 
 var (
-	sigEntry      = modules.Signature{}
-	sigBytes      = modules.Signature{Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI64}}
-	sigAlloc      = modules.Signature{Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}}
-	sigCodeChange = modules.Signature{Params: []api.ValueType{api.ValueTypeI64}}
+	sigEntry      = host.EntrySignature()
+	sigBytes      = host.BytesSignature()
+	sigAlloc      = host.AllocSignature()
+	sigCodeChange = host.CodeChangeSignature()
 )
 
 // inspect reads the module and prepares it in a throwaway host.
@@ -218,7 +216,7 @@ func (rep *inspectReport) read(ctx context.Context, wasm []byte) error {
 			if !slices.Contains(rep.ABI, n) {
 				rep.ABI = append(rep.ABI, n)
 			}
-		case mod == wasiModule:
+		case mod == host.WASIModule:
 			imp.Kind = importWASI
 			rep.WASI = true
 		case modules.ValidName(mod):

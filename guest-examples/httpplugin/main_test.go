@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/testmode"
 )
 
 // cacheDir is the compilation cache of the tests' hosts: each plugin
@@ -66,8 +67,9 @@ func get(c *http.Client, url string) (int, string, error) {
 }
 
 // TestReloadUnderLoad serves HTTP on loopback with the Go plugin while four
-// clients send requests without pause, and reloads the plugin 100 times,
-// alternating v2 and v1. No request may fail, and after every reload the
+// clients send requests without pause, and reloads the plugin 100 times
+// (10 unless WASMHOT_LONG=1: a reload of a Go guest takes a second under
+// the race detector), alternating v2 and v1. No request may fail, and after every reload the
 // next request is answered by the version just loaded.
 func TestReloadUnderLoad(t *testing.T) {
 	ctx := context.Background()
@@ -127,10 +129,10 @@ func TestReloadUnderLoad(t *testing.T) {
 		}(g)
 	}
 
-	const reloads = 100
+	reloads := testmode.Rounds(10, 100)
 	start := time.Now()
 	for i := 1; i <= reloads; i++ {
-		v := 2 - i%2 // 1: v2, 2: v1, ..., 100: v1
+		v := 2 - i%2 // 1: v2, 2: v1, ..., the last: v1
 		vsn, err := Reload(ctx, h, wasm[v])
 		if err != nil {
 			t.Fatalf("reload %d: %v", i, err)
@@ -165,7 +167,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 
 	t.Logf("%d reloads in %v (%v each), %d requests served meanwhile (v1 %d, v2 %d), %d failed",
-		reloads, took.Round(time.Millisecond), (took / reloads).Round(time.Microsecond), ok.Load(), seenV1.Load(), seenV2.Load(), failed.Load())
+		reloads, took.Round(time.Millisecond), (took / time.Duration(reloads)).Round(time.Microsecond), ok.Load(), seenV1.Load(), seenV2.Load(), failed.Load())
 	if failed.Load() != 0 {
 		t.Fatalf("%d failed requests; first: %v", failed.Load(), firstErr.Load())
 	}

@@ -36,7 +36,10 @@ func FuzzRequest(f *testing.F) {
 	}
 	const token = "0123456789abcdef-fuzz"
 	ctx := context.Background()
-	h, err := host.New(ctx, host.NewConfig().WithLog(nil).WithMaxProcesses(200))
+	// counter:spin runs for years: calls and start functions are bounded so
+	// that one execution ends well within a second on a loaded machine.
+	h, err := host.New(ctx, host.NewConfig().WithLog(nil).WithMaxProcesses(200).
+		WithStartTimeout(50*time.Millisecond).WithCallTimeout(200*time.Millisecond))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/wasmhot/wasmhot/host"
-	"github.com/wasmhot/wasmhot/modules"
 )
 
 // MaxRequestBytes is the default cap on a request body. A module's bytes
@@ -253,7 +252,7 @@ var errorCodes = []struct {
 	status int
 }{
 	{host.ErrBadName, CodeBadName, http.StatusBadRequest},
-	{modules.ErrDuplicate, CodeBadRequest, http.StatusBadRequest},
+	{host.ErrDuplicate, CodeBadRequest, http.StatusBadRequest},
 	{host.ErrTooLarge, CodeTooLarge, http.StatusRequestEntityTooLarge},
 	{host.ErrBadModule, CodeBadFile, http.StatusUnprocessableEntity},
 	{host.ErrSticky, CodeSticky, http.StatusConflict},

@@ -157,6 +157,29 @@ func (n *Node) Expect(pid host.PID, msgs []string, want ...string) {
 	}
 }
 
+// Receiving waits until pid is blocked in receive (or a sleep). A guest
+// logs what it did with a message before it reaches the upgrade point
+// that follows (a continue), so a test that loads new code right after a
+// line arrived would race that point; once the process waits in receive,
+// it is past it.
+func (n *Node) Receiving(pid host.PID) {
+	n.T.Helper()
+	deadline := time.Now().Add(Timeout)
+	for {
+		pi, err := n.H.Process(pid)
+		if err != nil {
+			n.T.Fatalf("process %s: %v", pid, err)
+		}
+		if pi.Status == host.Suspended {
+			return
+		}
+		if time.Now().After(deadline) {
+			n.T.Fatalf("pid %s: still %s after %v", pid, pi.Status, Timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // Exit waits for pid to exit.
 func (n *Node) Exit(pid host.PID) host.Exit {
 	n.T.Helper()
