@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/wasmhot/wasmhot/internal/control"
+	"github.com/wasmhot/wasmhot/internal/testmode"
 )
 
 // inspectJSON runs `wasmhot inspect --json args...` and decodes the report.
@@ -124,7 +125,11 @@ func TestInspectCases(t *testing.T) {
 		{"self import", []string{writeWasm(t, dir, "a", "a_loop_v1")}, 0, func(r inspectReport) bool {
 			return r.Loadable && slices.Equal(r.EntryPoints, []string{"run", "run_local"})
 		}, ""},
-		{"WASI", []string{"--name", "test", goGuest}, 0, func(r inspectReport) bool {
+		{"WASI", []string{"--name", "test", writeWasm(t, dir, "wasi_reactor", "wasi_reactor")}, 0, func(r inspectReport) bool {
+			return r.WASI && r.CheckedWithWASI && r.Module == "test" && r.Alloc &&
+				!slices.Contains(r.EntryPoints, "_initialize") && slices.Equal(r.EntryPoints, []string{"run"})
+		}, ""},
+		{"Go guest", []string{"--name", "test", goGuest}, 0, func(r inspectReport) bool {
 			return r.WASI && r.CheckedWithWASI && r.Module == "test" && r.Alloc &&
 				!slices.Contains(r.EntryPoints, "_initialize") && slices.Contains(r.EntryPoints, "run")
 		}, ""},
@@ -151,6 +156,9 @@ func TestInspectCases(t *testing.T) {
 		{"--name", []string{"--name", "gs", renamed}, 0, func(r inspectReport) bool { return r.Module == "gs" && r.Loadable }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "Go guest" && testmode.Race && !testmode.Long() {
+				t.Skip("compiling a 2 MB Go guest takes 10 s under the race detector: WASMHOT_LONG=1 (.ci/run) checks it")
+			}
 			code, rep, errOut := inspectJSON(t, tc.args...)
 			if code != tc.code || !tc.check(rep) {
 				t.Errorf("exit %d (want %d), report %+v", code, tc.code, rep)
