@@ -68,7 +68,7 @@ func get(c *http.Client, url string) (int, string, error) {
 
 // TestReloadUnderLoad serves HTTP on loopback with the Go plugin while four
 // clients send requests without pause, and reloads the plugin 100 times
-// (10 unless WASMHOT_LONG=1: a reload of a Go guest takes a second under
+// (6 unless WASMHOT_LONG=1: a reload of a Go guest takes a second under
 // the race detector), alternating v2 and v1. No request may fail, and after every reload the
 // next request is answered by the version just loaded.
 func TestReloadUnderLoad(t *testing.T) {
@@ -129,7 +129,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		}(g)
 	}
 
-	reloads := testmode.Rounds(10, 100)
+	reloads := testmode.Rounds(6, 100)
 	start := time.Now()
 	for i := 1; i <= reloads; i++ {
 		v := 2 - i%2 // 1: v2, 2: v1, ..., the last: v1
