@@ -209,7 +209,12 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte) (VersionInfo,
 // Reload purges the module's old code, killing the processes lingering in
 // it, then loads wasm as the new current version (c:l/1). The bytes are
 // compiled and checked before anything is purged, so a bad module changes
-// nothing.
+// nothing. Unlike Purge, Reload does not wait for the Go calls still
+// running in the code it purges: they finish there (or, in sandboxed mode,
+// are stopped with ErrPurged after the grace period), and that code is
+// freed after the last of them; PurgeResult.Detached counts them. A busy
+// caller that the Go scheduler descheduled in the middle of a call then
+// does not hold up the reload.
 func (h *Host) Reload(ctx context.Context, name string, wasm []byte) (VersionInfo, PurgeResult, error) {
 	res, err := h.ReloadAll(ctx, Source{Name: name, Wasm: wasm})
 	if err != nil {

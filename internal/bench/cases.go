@@ -61,9 +61,20 @@ func benchFunc(b *testing.B, h *host.Host, module, function string) *host.Func {
 	return f
 }
 
+// caller is a function called from Go: a *host.Func or a raw
+// api.Function.
+type caller interface {
+	Call(ctx context.Context, params ...uint64) ([]uint64, error)
+}
+
+// stackCaller is the same, called on a stack.
+type stackCaller interface {
+	CallWithStack(ctx context.Context, stack []uint64) error
+}
+
 // benchLoop makes one call f(b.N) of a loop export, timed, after a warm-up
-// call f(1) that fills the host's instance and function caches.
-func benchLoop(b *testing.B, f *host.Func) uint64 {
+// call f(1) that fills the instance and function caches.
+func benchLoop(b *testing.B, f caller) uint64 {
 	b.Helper()
 	if _, err := f.Call(benchCtx, 1); err != nil {
 		b.Fatal(err)
@@ -76,6 +87,40 @@ func benchLoop(b *testing.B, f *host.Func) uint64 {
 		b.Fatal(err)
 	}
 	return res[0]
+}
+
+// countLoop is benchLoop of a loop that counts its iterations: its answer
+// must be b.N (in 32 bits).
+func countLoop(b *testing.B, f caller, name string) {
+	b.Helper()
+	if got := benchLoop(b, f); uint32(got) != uint32(b.N) {
+		b.Fatalf("%s(%d) = %d", name, b.N, uint32(got))
+	}
+}
+
+// abHost is a host of the mode with bench_b loaded as b and bench_a, which
+// calls it, as a.
+func abHost(b *testing.B, m benchMode) *host.Host {
+	b.Helper()
+	h := benchHost(b, m)
+	mustLoad(b, h, "b", "bench_b")
+	mustLoad(b, h, "a", "bench_a")
+	return h
+}
+
+// timeProcess times a process from the message start to its normal exit.
+func timeProcess(b *testing.B, h *host.Host, pid host.PID, start []byte) {
+	b.Helper()
+	b.ReportAllocs()
+	b.ResetTimer()
+	if err := h.Send(pid, start); err != nil {
+		b.Fatal(err)
+	}
+	exit, err := h.Wait(benchCtx, pid)
+	b.StopTimer()
+	if err != nil || exit.Reason != host.Normal {
+		b.Fatalf("process exit %v, %v", exit, err)
+	}
 }
 
 // rawRuntime returns a wazero runtime set up as host.New sets up its own,
@@ -116,22 +161,6 @@ func rawExport(b *testing.B, mod api.Module, name string) api.Function {
 		b.Fatalf("no export %q", name)
 	}
 	return f
-}
-
-// rawLoop is benchLoop for a raw function.
-func rawLoop(b *testing.B, f api.Function) uint64 {
-	b.Helper()
-	if _, err := f.Call(benchCtx, 1); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	res, err := f.Call(benchCtx, uint64(b.N))
-	b.StopTimer()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return res[0]
 }
 
 // rawProc is a raw floor's stand-in for a process: its pid, state and
@@ -256,32 +285,16 @@ func i64Bytes(v uint64) []byte {
 func CallExt(r Runner) {
 	for _, m := range benchModes {
 		r.Run(m.name+"/wasmhot", func(b *testing.B) {
-			h := benchHost(b, m)
-			mustLoad(b, h, "b", "bench_b")
-			mustLoad(b, h, "a", "bench_a")
-			if got := benchLoop(b, benchFunc(b, h, "a", "run")); uint32(got) != uint32(b.N) {
-				b.Fatalf("run(%d) = %d", b.N, uint32(got))
-			}
+			h := abHost(b, m)
+			countLoop(b, benchFunc(b, h, "a", "run"), "run")
 		})
 		r.Run(m.name+"/wasmhot_proc", func(b *testing.B) {
-			h := benchHost(b, m)
-			mustLoad(b, h, "b", "bench_b")
-			mustLoad(b, h, "a", "bench_a")
+			h := abHost(b, m)
 			pid, err := h.Spawn(benchCtx, "a", "proc", nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			start := i64Bytes(uint64(b.N))
-			b.ReportAllocs()
-			b.ResetTimer()
-			if err := h.Send(pid, start); err != nil {
-				b.Fatal(err)
-			}
-			exit, err := h.Wait(benchCtx, pid)
-			b.StopTimer()
-			if err != nil || exit.Reason != host.Normal {
-				b.Fatalf("process exit %v, %v", exit, err)
-			}
+			timeProcess(b, h, pid, i64Bytes(uint64(b.N)))
 		})
 		r.Run(m.name+"/floor", func(b *testing.B) {
 			rawCaller(b, "run")
@@ -299,10 +312,7 @@ func CallExt(r Runner) {
 				}
 				return nil
 			})
-			a := rawInstantiate(b, rctx, r, "bench_a")
-			if got := rawLoop(b, rawExport(b, a, "run")); uint32(got) != uint32(b.N) {
-				b.Fatalf("run(%d) = %d", b.N, uint32(got))
-			}
+			countLoop(b, rawExport(b, rawInstantiate(b, rctx, r, "bench_a"), "run"), "run")
 		})
 	}
 }
@@ -317,10 +327,7 @@ func rawCaller(b *testing.B, fn string) {
 	var callee api.Function
 	rawExtB(b, r, &callee)
 	callee = rawExport(b, rawInstantiate(b, benchCtx, r, "bench_b"), "f")
-	a := rawInstantiate(b, benchCtx, r, "bench_a")
-	if got := rawLoop(b, rawExport(b, a, fn)); uint32(got) != uint32(b.N) {
-		b.Fatalf("%s(%d) = %d", fn, b.N, uint32(got))
-	}
+	countLoop(b, rawExport(b, rawInstantiate(b, benchCtx, r, "bench_a"), fn), fn)
 }
 
 // LocalCall is the reference for CallExt: the same loop with a
@@ -329,12 +336,7 @@ func rawCaller(b *testing.B, fn string) {
 func LocalCall(r Runner) {
 	for _, m := range benchModes {
 		r.Run(m.name+"/wasmhot", func(b *testing.B) {
-			h := benchHost(b, m)
-			mustLoad(b, h, "b", "bench_b")
-			mustLoad(b, h, "a", "bench_a")
-			if got := benchLoop(b, benchFunc(b, h, "a", "run_local")); uint32(got) != uint32(b.N) {
-				b.Fatalf("run_local(%d) = %d", b.N, uint32(got))
-			}
+			countLoop(b, benchFunc(b, abHost(b, m), "a", "run_local"), "run_local")
 		})
 		r.Run(m.name+"/floor", func(b *testing.B) {
 			rawCaller(b, "run_local")
@@ -348,20 +350,14 @@ func LocalCall(r Runner) {
 func HostCall(r Runner) {
 	for _, m := range benchModes {
 		r.Run(m.name+"/wasmhot_self", func(b *testing.B) {
-			h := benchHost(b, m)
-			mustLoad(b, h, "b", "bench_b")
-			mustLoad(b, h, "a", "bench_a")
-			benchLoop(b, benchFunc(b, h, "a", "run_self"))
+			benchLoop(b, benchFunc(b, abHost(b, m), "a", "run_self")) // self() is 0 in a Go call
 		})
 		r.Run(m.name+"/floor_empty", func(b *testing.B) {
 			r := rawRuntime(b)
 			rawABI(b, r, true)
 			var callee api.Function
 			rawExtB(b, r, &callee)
-			a := rawInstantiate(b, benchCtx, r, "bench_a")
-			if got := rawLoop(b, rawExport(b, a, "run_self")); got != uint64(b.N) {
-				b.Fatalf("run_self(%d) = %d", b.N, got)
-			}
+			countLoop(b, rawExport(b, rawInstantiate(b, benchCtx, r, "bench_a"), "run_self"), "run_self")
 		})
 	}
 }
@@ -374,79 +370,62 @@ func HostCall(r Runner) {
 //	floor_Call           api.Function.Call
 func GoCall(r Runner) {
 	for _, m := range benchModes {
-		r.Run(m.name+"/wasmhot", func(b *testing.B) {
+		bHost := func(b *testing.B) *host.Func {
 			h := benchHost(b, m)
 			mustLoad(b, h, "b", "bench_b")
-			f := benchFunc(b, h, "b", "inc")
-			var x uint64
-			if _, err := f.Call(benchCtx, x); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				res, err := f.Call(benchCtx, x)
-				if err != nil {
-					b.Fatal(err)
-				}
-				x = res[0]
-			}
-			b.StopTimer()
-			if x != uint64(b.N) {
-				b.Fatalf("inc^%d(0) = %d", b.N, x)
-			}
-		})
-		r.Run(m.name+"/wasmhot_stack", func(b *testing.B) {
-			h := benchHost(b, m)
-			mustLoad(b, h, "b", "bench_b")
-			f := benchFunc(b, h, "b", "inc")
-			stack := make([]uint64, 1)
-			if err := f.CallWithStack(benchCtx, stack); err != nil {
-				b.Fatal(err)
-			}
-			stack[0] = 0
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if err := f.CallWithStack(benchCtx, stack); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			if stack[0] != uint64(b.N) {
-				b.Fatalf("inc^%d(0) = %d", b.N, stack[0])
-			}
-		})
-		r.Run(m.name+"/floor_CallWithStack", func(b *testing.B) {
-			r := rawRuntime(b)
-			f := rawExport(b, rawInstantiate(b, benchCtx, r, "bench_b"), "inc")
-			stack := make([]uint64, 1)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if err := f.CallWithStack(benchCtx, stack); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			if stack[0] != uint64(b.N) {
-				b.Fatalf("inc^%d(0) = %d", b.N, stack[0])
-			}
-		})
-		r.Run(m.name+"/floor_Call", func(b *testing.B) {
-			r := rawRuntime(b)
-			f := rawExport(b, rawInstantiate(b, benchCtx, r, "bench_b"), "inc")
-			var x uint64
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				res, err := f.Call(benchCtx, x)
-				if err != nil {
-					b.Fatal(err)
-				}
-				x = res[0]
-			}
-		})
+			return benchFunc(b, h, "b", "inc")
+		}
+		raw := func(b *testing.B) api.Function {
+			return rawExport(b, rawInstantiate(b, benchCtx, rawRuntime(b), "bench_b"), "inc")
+		}
+		r.Run(m.name+"/wasmhot", func(b *testing.B) { incLoop(b, bHost(b)) })
+		r.Run(m.name+"/wasmhot_stack", func(b *testing.B) { incStackLoop(b, bHost(b)) })
+		r.Run(m.name+"/floor_CallWithStack", func(b *testing.B) { incStackLoop(b, raw(b)) })
+		r.Run(m.name+"/floor_Call", func(b *testing.B) { incLoop(b, raw(b)) })
+	}
+}
+
+// incLoop times b.N calls x = inc(x) of f, after one untimed call, and
+// checks the count.
+func incLoop(b *testing.B, f caller) {
+	b.Helper()
+	if _, err := f.Call(benchCtx, 0); err != nil {
+		b.Fatal(err)
+	}
+	var x uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := f.Call(benchCtx, x)
+		if err != nil {
+			b.Fatal(err)
+		}
+		x = res[0]
+	}
+	b.StopTimer()
+	if x != uint64(b.N) {
+		b.Fatalf("inc^%d(0) = %d", b.N, x)
+	}
+}
+
+// incStackLoop is incLoop with CallWithStack on a reused stack.
+func incStackLoop(b *testing.B, f stackCaller) {
+	b.Helper()
+	stack := make([]uint64, 1)
+	if err := f.CallWithStack(benchCtx, stack); err != nil {
+		b.Fatal(err)
+	}
+	stack[0] = 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := f.CallWithStack(benchCtx, stack); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if stack[0] != uint64(b.N) {
+		b.Fatalf("inc^%d(0) = %d", b.N, stack[0])
 	}
 }
 
@@ -547,17 +526,7 @@ func MessageRoundTrip(r Runner) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			start := i64Bytes(uint64(b.N))
-			b.ReportAllocs()
-			b.ResetTimer()
-			if err := h.Send(ping, start); err != nil {
-				b.Fatal(err)
-			}
-			exit, err := h.Wait(benchCtx, ping)
-			b.StopTimer()
-			if err != nil || exit.Reason != host.Normal {
-				b.Fatalf("pinger exit %v, %v", exit, err)
-			}
+			timeProcess(b, h, ping, i64Bytes(uint64(b.N)))
 			if exit, err := h.Wait(benchCtx, pong); err != nil || exit.Reason != host.Normal {
 				b.Fatalf("ponger exit %v, %v", exit, err)
 			}
@@ -680,6 +649,16 @@ func allSuspended(h *host.Host) bool {
 
 // distinctWasm returns bin with a custom section holding n appended:
 // distinct bytes (so a compile cache miss) of the same module.
+// nextWasm returns bin, or with cold a copy of it made distinct by the
+// next sequence number (a compile-cache miss).
+func nextWasm(bin []byte, cold bool, seq *uint64) []byte {
+	if !cold {
+		return bin
+	}
+	*seq++
+	return distinctWasm(bin, *seq)
+}
+
 func distinctWasm(bin []byte, n uint64) []byte {
 	const name = "bench"
 	out := make([]byte, 0, len(bin)+3+len(name)+8)
@@ -738,11 +717,7 @@ func Load(r Runner) {
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					bin := small
-					if cold {
-						seq++
-						bin = distinctWasm(small, seq)
-					}
+					bin := nextWasm(small, cold, &seq)
 					if _, err := h.Load(benchCtx, names[i%loadBatch], bin); err != nil {
 						b.Fatal(err)
 					}
@@ -794,11 +769,7 @@ func Load(r Runner) {
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					bin := small
-					if cold {
-						seq++
-						bin = distinctWasm(small, seq)
-					}
+					bin := nextWasm(small, cold, &seq)
 					cm, err := r.CompileModule(benchCtx, bin)
 					if err != nil {
 						b.Fatal(err)

@@ -39,11 +39,11 @@ func cpuLoop(r Runner, fn string) {
 			benchLoop(b, benchFunc(b, h, "cpu", fn))
 		})
 		r.Run(m.name+"/floor", func(b *testing.B) {
-			rawLoop(b, rawExport(b, rawInstantiate(b, benchCtx, rawRuntime(b), "cpu"), fn))
+			benchLoop(b, rawExport(b, rawInstantiate(b, benchCtx, rawRuntime(b), "cpu"), fn))
 		})
 		r.Run(m.name+"/floor_closeondone", func(b *testing.B) {
 			rt := rawRuntimeWith(b, wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true))
-			rawLoop(b, rawExport(b, rawInstantiate(b, benchCtx, rt, "cpu"), fn))
+			benchLoop(b, rawExport(b, rawInstantiate(b, benchCtx, rt, "cpu"), fn))
 		})
 	}
 }
