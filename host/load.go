@@ -425,6 +425,13 @@ func (h *Host) Which(name string) (ModuleInfo, error) {
 	return h.moduleInfo(m), nil
 }
 
+// Generation counts the switches of current code since New: each load,
+// atomic load, reload and delete adds one. A caller that keeps a copy of
+// Modules can compare generations to know whether an operation (a spawn
+// or call that loaded a module from the code path) changed what is
+// current. Purges do not count: they change only old code.
+func (h *Host) Generation() uint64 { return h.exports.Seq() }
+
 // Modules describes every module with current or old code, by name
 // (code:all_loaded/0).
 func (h *Host) Modules() []ModuleInfo {

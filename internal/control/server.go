@@ -41,6 +41,9 @@ type Server struct {
 	// codeMu serialises code changes and the state directory's updates,
 	// so the manifest follows the order of the changes.
 	codeMu sync.Mutex
+	// synced is the host's Generation when the manifest was last
+	// recorded (under codeMu).
+	synced uint64
 
 	routes map[string]route
 }
@@ -190,18 +193,26 @@ func (s *Server) syncState() {
 	if s.opts.State == nil {
 		return
 	}
+	gen := s.opts.Host.Generation()
 	if err := s.opts.State.Sync(s.opts.Host.Modules()); err != nil {
 		fmt.Fprintf(s.opts.ErrorLog, "wasmhot: %v\n", err)
+		return
 	}
+	s.synced = gen
 }
 
 // syncAfter records the code table after a request that may have loaded a
-// module from the code path (spawn, call).
+// module from the code path (spawn, call): only when it did (the host's
+// generation moved), so that spawns and calls cost nothing more with a
+// state directory.
 func (s *Server) syncAfter() {
 	if s.opts.State == nil {
 		return
 	}
 	s.codeMu.Lock()
 	defer s.codeMu.Unlock()
+	if s.opts.Host.Generation() == s.synced {
+		return
+	}
 	s.syncState()
 }
