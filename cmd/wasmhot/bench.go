@@ -26,9 +26,10 @@ func benchCommand() *cli.Command {
 			"runs) and prints each wasmhot path beside the raw wazero floor for the\n" +
 			"same work, measured in the same run, with the ratio, in sandboxed and\n" +
 			"trusted mode; then a reload storm: calls per second while 1,000 reloads\n" +
-			"(purge + load) are paced over one second, against steady state, and\n" +
-			"failed calls. Single runs on a shared machine\n" +
-			"are noisy: compare ratios, and repeat.",
+			"(purge + load) are paced over one second, against steady state, the\n" +
+			"latency of each reload (median, p99, max) under four callers that never\n" +
+			"yield, and failed calls. Single runs on a shared machine are noisy:\n" +
+			"compare ratios, and repeat.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON"},
 			&cli.BoolFlag{Name: "quick", Usage: "short runs (20 ms per case, 200 reloads): a smoke test, not a measurement"},
@@ -293,6 +294,12 @@ func (r *benchReport) rows() []benchRow {
 			benchRow{Name: "Storm/" + s.Mode + "/calls_per_sec_during_reloads", Value: s.StormPerSec, Unit: "calls/s", Ratio: &tput, Target: &tgt, Met: &met})
 		zero, none := "= 0", s.FailedCalls == 0
 		out = append(out, benchRow{Name: "Storm/" + s.Mode + "/failed_calls", Value: float64(s.FailedCalls), Unit: "calls", Target: &zero, Met: &none})
+		medTgt, p99Tgt := "≤ 1 ms", "≤ 20 ms"
+		medMet, p99Met := s.ReloadMedian <= time.Millisecond, s.ReloadP99 <= 20*time.Millisecond
+		out = append(out,
+			benchRow{Name: "Storm/" + s.Mode + "/reload_median", Value: float64(s.ReloadMedian.Nanoseconds()), Unit: "ns", Target: &medTgt, Met: &medMet},
+			benchRow{Name: "Storm/" + s.Mode + "/reload_p99", Value: float64(s.ReloadP99.Nanoseconds()), Unit: "ns", Target: &p99Tgt, Met: &p99Met},
+			benchRow{Name: "Storm/" + s.Mode + "/reload_max", Value: float64(s.ReloadMax.Nanoseconds()), Unit: "ns"})
 	}
 	return out
 }

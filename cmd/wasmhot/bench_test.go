@@ -28,8 +28,8 @@ func TestBenchCommand(t *testing.T) {
 		}
 		byName[r["name"].(string)] = r
 	}
-	// 4 LocalCall cases, and per mode 3 storm rows.
-	if len(rows) != 4+2*3 {
+	// 4 LocalCall cases, and per mode 6 storm rows.
+	if len(rows) != 4+2*6 {
 		t.Fatalf("%d rows: %s", len(rows), out.String())
 	}
 	if r := byName["LocalCall/trusted/wasmhot"]; r["floor"] != "LocalCall/trusted/floor" || r["ratio"] == nil || r["unit"] != "ns/op" {
@@ -38,6 +38,13 @@ func TestBenchCommand(t *testing.T) {
 	for _, mode := range []string{"sandboxed", "trusted"} {
 		if r := byName["Storm/"+mode+"/failed_calls"]; r["value"] != 0.0 || r["met"] != true {
 			t.Errorf("storm %s: %v", mode, r)
+		}
+		med, p99 := byName["Storm/"+mode+"/reload_median"], byName["Storm/"+mode+"/reload_p99"]
+		if v, _ := med["value"].(float64); v <= 0 || med["unit"] != "ns" || med["met"] == nil {
+			t.Errorf("storm %s median: %v", mode, med)
+		}
+		if v, _ := p99["value"].(float64); v < med["value"].(float64) || p99["target"] == nil {
+			t.Errorf("storm %s p99: %v (median %v)", mode, p99, med["value"])
 		}
 	}
 }
