@@ -19,7 +19,7 @@ const ABIModule = "wasmhot"
 
 // WASIModule is the import module name of WASI (preview 1), granted per
 // module with Config.WithWASI.
-const WASIModule = wasiModule
+const WASIModule = "wasi_snapshot_preview1"
 
 // The signatures of the exports the ABI gives a role to (docs/design.md,
 // "Guest ABI"); each call returns a fresh copy.

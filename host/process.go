@@ -14,8 +14,11 @@ import (
 	"github.com/wasmhot/wasmhot/modules"
 )
 
-// PID identifies a process outside guests. Inside guests a process is an
-// i64 handle (> 0), unique in its host; ProcessInfo.Handle gives it.
+// PID identifies a process outside guests: a github.com/google/uuid UUID
+// (random, version 4), whose String is the text form the CLI and the
+// control API use and which uuid.Parse reads back. Inside guests a
+// process is an i64 handle (> 0), unique in its host; ProcessInfo.Handle
+// gives it.
 type PID = uuid.UUID
 
 // Reason is why a process exited.

@@ -11,7 +11,7 @@ import (
 )
 
 // wasiModule is the import module of WASI preview 1.
-const wasiModule = wasi_snapshot_preview1.ModuleName
+const wasiModule = WASIModule
 
 // instantiateWASI makes WASI available to the modules it is granted to.
 // What a guest can reach through it is set per instance by its module
