@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -255,6 +256,12 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	recent, lines, cancel := s.opts.Logs.Subscribe()
 	defer cancel()
+	// A follow stream outlives the server's ReadTimeout: the read deadline
+	// goes (the client sends nothing more), and each write has its own.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(WriteTimeout)) }
+	deadline()
 	bw := bufio.NewWriter(w)
 	for _, l := range recent {
 		_, _ = bw.WriteString(l + "\n")
@@ -272,6 +279,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) (any, error) {
 			if !ok {
 				return nil, nil
 			}
+			deadline()
 			_, _ = bw.WriteString(l + "\n")
 			// Batch what is already queued into one write.
 			for n := len(lines); n > 0; n-- {

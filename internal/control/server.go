@@ -31,6 +31,12 @@ type Options struct {
 	// ErrorLog receives problems that are not a request's fault, such as a
 	// state directory that cannot be written (nil: discarded).
 	ErrorLog io.Writer
+	// MaxConns is the number of connections Serve serves at once on one
+	// listener (default MaxConns); IdleTimeout closes a connection that
+	// has sent nothing for that long, headers included (default
+	// IdleTimeout; ReadHeaderTimeout when shorter).
+	MaxConns    int
+	IdleTimeout time.Duration
 }
 
 // Server answers the control API for one host. It is safe for concurrent
@@ -81,12 +87,20 @@ func NewServer(opts Options) *Server {
 // time) or is refused with 401; use it on TCP listeners. With an empty
 // token there is no check: use it only on a Unix socket of mode 0600.
 func (s *Server) Handler(token string) http.Handler {
-	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		if token != "" && !authorized(r.Header.Get("Authorization"), token) {
+			// The connection closes after the answer: a client without
+			// the token holds no connection open.
+			w.Header().Set("Connection", "close")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="wasmhot"`)
 			writeError(w, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing or wrong bearer token"})
 			return
+		}
+		if r.URL.Path != "/v1/logs" {
+			// A client that does not read its answer holds the connection
+			// for WriteTimeout at most (the log stream sets its own
+			// deadline at each write).
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(WriteTimeout))
 		}
 		rt, ok := s.routes[r.URL.Path]
 		if !ok {
@@ -109,17 +123,58 @@ func (s *Server) Handler(token string) http.Handler {
 	})
 }
 
+// authorized reports whether the Authorization header carries the token:
+// the scheme in any case (RFC 9110 makes it case-insensitive), the token
+// compared in constant time.
+func authorized(header, token string) bool {
+	scheme, cred, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimLeft(cred, " ")), []byte(token)) == 1
+}
+
+// The connection limits of Serve.
+const (
+	// ReadHeaderTimeout bounds the reading of a request's headers.
+	ReadHeaderTimeout = 10 * time.Second
+	// ReadTimeout bounds the reading of a whole request, body included
+	// (a load of the largest module over a slow link fits in it).
+	ReadTimeout = 2 * time.Minute
+	// WriteTimeout bounds the writing of an answer (each write of a log
+	// stream).
+	WriteTimeout = time.Minute
+	// IdleTimeout closes a kept-alive connection that sends nothing.
+	IdleTimeout = time.Minute
+	// MaxConns is the number of connections one listener serves at once;
+	// the next ones wait in the listen backlog until one closes.
+	MaxConns = 256
+)
+
 // Serve answers requests on ln until ctx ends, then shuts down: it stops
 // accepting, ends the log streams and waits (up to 5 s) for requests in
-// progress. It returns nil after a shutdown caused by ctx.
+// progress. It returns nil after a shutdown caused by ctx. It serves at
+// most MaxConns connections at once and bounds each with the timeouts
+// above, so that idle or slow clients cannot exhaust the node's file
+// descriptors.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, token string) error {
 	base, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	idle, header, conns := IdleTimeout, ReadHeaderTimeout, MaxConns
+	if s.opts.IdleTimeout > 0 {
+		idle, header = s.opts.IdleTimeout, min(header, s.opts.IdleTimeout)
+	}
+	if s.opts.MaxConns > 0 {
+		conns = s.opts.MaxConns
+	}
 	srv := &http.Server{
 		Handler:           s.Handler(token),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: header,
+		ReadTimeout:       ReadTimeout,
+		IdleTimeout:       idle,
 		BaseContext:       func(net.Listener) context.Context { return base },
 	}
+	ln = limitListener(ln, conns)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {

@@ -1,0 +1,152 @@
+package control
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmhot/wasmhot/host"
+)
+
+// tcpServer serves opts on a loopback TCP listener with token.
+func tcpServer(t *testing.T, opts Options, token string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	h, err := host.New(ctx, host.NewConfig().WithLog(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Host = h
+	ln, err := ListenTCP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- NewServer(opts).Serve(ctx, ln, token) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = h.Close(context.Background())
+	})
+	return ln.Addr().String()
+}
+
+// rawGet sends one GET on a new connection and returns the status line and
+// whether the server then closed the connection.
+func rawGet(t *testing.T, addr, auth string) (status string, closed bool) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(waitTimeout))
+	req := "GET /v1/modules HTTP/1.1\r\nHost: node\r\n"
+	if auth != "" {
+		req += "Authorization: " + auth + "\r\n"
+	}
+	if _, err := io.WriteString(c, req+"\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	// A closed connection reads EOF; a kept-alive one times out.
+	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	_, err = br.ReadByte()
+	return resp.Status, err == io.EOF
+}
+
+// TestUnauthorizedConnectionCloses: a request without the token gets 401
+// and its connection is closed at once; the scheme is case-insensitive.
+func TestUnauthorizedConnectionCloses(t *testing.T) {
+	const token = "0123456789abcdef-token"
+	addr := tcpServer(t, Options{}, token)
+	for _, auth := range []string{"", "Bearer wrong", "Basic " + token, token} {
+		if status, closed := rawGet(t, addr, auth); !strings.HasPrefix(status, "401") || !closed {
+			t.Errorf("auth %q: %s, closed %v; want 401 and closed", auth, status, closed)
+		}
+	}
+	for _, auth := range []string{"Bearer " + token, "bearer " + token, "BEARER  " + token} {
+		if status, closed := rawGet(t, addr, auth); !strings.HasPrefix(status, "200") || closed {
+			t.Errorf("auth %q: %s, closed %v; want 200 and kept alive", auth, status, closed)
+		}
+	}
+}
+
+// TestConnectionLimit: connections that send nothing hold the listener's
+// slots only until the idle timeout; then the server closes them and a
+// waiting client is served.
+func TestConnectionLimit(t *testing.T) {
+	addr := tcpServer(t, Options{MaxConns: 2, IdleTimeout: 200 * time.Millisecond}, "")
+	var idle []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	if status, _ := rawGet(t, addr, ""); !strings.HasPrefix(status, "200") {
+		t.Fatalf("a client after two idle ones: %s, want 200", status)
+	}
+	for i, c := range idle {
+		_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("idle connection %d: %v, want closed by the server (EOF)", i, err)
+		}
+	}
+}
+
+func TestLimitListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := limitListener(ln, 1)
+	defer l.Close()
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c1, c2 := dial(), dial()
+	defer c1.Close()
+	defer c2.Close()
+	a1, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan net.Conn, 1)
+	go func() {
+		a, err := l.Accept()
+		if err == nil {
+			second <- a
+		}
+	}()
+	select {
+	case <-second:
+		t.Fatal("a second connection was accepted while the only slot was taken")
+	case <-time.After(50 * time.Millisecond):
+	}
+	a1.Close()
+	a1.Close() // a second Close gives nothing back twice
+	select {
+	case a2 := <-second:
+		a2.Close()
+	case <-time.After(waitTimeout):
+		t.Fatal("the slot was not given back")
+	}
+}
