@@ -33,7 +33,9 @@ type Options struct {
 	MaxModules int // names with a current or old version; 0: no limit
 	// Rewrite, when set, rewrites every module before it is compiled (see
 	// package rewrite). The version keeps the identity of the bytes as
-	// loaded: sha256, size, imports and exports are the original's.
+	// loaded: sha256, size, imports and exports are the original's. The
+	// table keeps recent rewrites by the sha256 of their input (32 MiB at
+	// most), so Options.External must answer from the module name alone.
 	Rewrite *rewrite.Options
 }
 
@@ -56,6 +58,8 @@ type Table struct {
 	r    wazero.Runtime
 	opts Options
 
+	rewrites *rewriteCache // when opts.Rewrite is set
+
 	mu   sync.Mutex
 	mods map[string]*entry
 	// loaded counts the names with a current or an old version.
@@ -64,7 +68,11 @@ type Table struct {
 
 // NewTable returns an empty code table that compiles with r.
 func NewTable(r wazero.Runtime, opts Options) *Table {
-	return &Table{r: r, opts: opts, mods: map[string]*entry{}}
+	t := &Table{r: r, opts: opts, mods: map[string]*entry{}}
+	if opts.Rewrite != nil {
+		t.rewrites = newRewriteCache(rewriteCacheBytes)
+	}
+	return t
 }
 
 // Prepared is a compiled module waiting to be finished. It can be finished
@@ -114,7 +122,7 @@ func (t *Table) compile(ctx context.Context, wasm []byte) (wazero.CompiledModule
 		c, err := t.r.CompileModule(ctx, wasm)
 		return c, nil, err
 	}
-	out, info, rerr := rewrite.Rewrite(wasm, *t.opts.Rewrite)
+	out, info, rerr := t.rewrites.rewrite(wasm, *t.opts.Rewrite)
 	if rerr == nil {
 		c, err := t.r.CompileModule(ctx, out)
 		if err == nil {
