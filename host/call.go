@@ -49,7 +49,7 @@ func (h *Host) Call(ctx context.Context, module, function string, args ...uint64
 func (f *Func) Call(ctx context.Context, args ...uint64) ([]uint64, error) {
 	t, in, err := f.acquire(ctx, shape{'a', len(args)})
 	if err != nil {
-		return nil, err
+		return nil, f.h.closedErr(err)
 	}
 	c := t.code
 	stack := make([]uint64, max(len(t.sig.Params), len(t.sig.Results)))
@@ -57,7 +57,7 @@ func (f *Func) Call(ctx context.Context, args ...uint64) ([]uint64, error) {
 	err = c.callStack(ctx, t, in, stack)
 	c.giveBack(in)
 	if err != nil {
-		return nil, err
+		return nil, f.h.closedErr(err)
 	}
 	return stack[:len(t.sig.Results)], nil
 }
@@ -128,11 +128,11 @@ func (h *Host) resolve(ctx context.Context, slot *exports.Slot[target]) *target 
 func (f *Func) CallWithStack(ctx context.Context, stack []uint64) error {
 	t, in, err := f.acquire(ctx, shape{'s', len(stack)})
 	if err != nil {
-		return err
+		return f.h.closedErr(err)
 	}
 	err = t.code.callStack(ctx, t, in, stack)
 	t.code.giveBack(in)
-	return err
+	return f.h.closedErr(err)
 }
 
 // callStack runs one Go → guest call on in, lent by lend; a failed call
@@ -229,11 +229,11 @@ func (f *Func) CallBytes(ctx context.Context, in []byte) ([]byte, error) {
 	}
 	t, inst, err := f.acquire(ctx, shape{'b', 0})
 	if err != nil {
-		return nil, err
+		return nil, f.h.closedErr(err)
 	}
 	out, err := t.code.callBytesOn(ctx, t, inst, in)
 	t.code.giveBack(inst)
-	return out, err
+	return out, f.h.closedErr(err)
 }
 
 // callBytesOn runs one Go → guest bytes call on in; a failed call closes

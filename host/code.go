@@ -174,7 +174,13 @@ func (in *instance) fn(idx int) api.Function {
 // call's (the family of the pooled instance it linked from); nil makes the
 // instance the root of a family of its own (a pooled instance). The caller
 // must hold the gate.
-func (c *code) instantiate(ctx context.Context, fam *family) (*instance, error) {
+func (c *code) instantiate(ctx context.Context, fam *family) (_ *instance, err error) {
+	if err := c.h.beginOp(); err != nil {
+		return nil, err
+	}
+	defer c.h.endOp()
+	defer func() { err = c.h.closedErr(err) }()
+	defer c.h.recoverClosed(&err)
 	in := &instance{code: c, done: make(chan struct{}), fam: fam}
 	if fam == nil {
 		in.fam = &family{root: in}
@@ -209,6 +215,12 @@ func (c *code) instantiate(ctx context.Context, fam *family) (*instance, error) 
 		}
 	}
 	if err != nil {
+		c.mu.Lock()
+		freed := c.freed
+		c.mu.Unlock()
+		if freed { // the purge closed the compiled code under us
+			return nil, fmt.Errorf("module[%s] vsn[%d]: instantiate: %w: %w", c.ver.Name, c.ver.Vsn, ErrPurged, err)
+		}
 		return nil, fmt.Errorf("module[%s] vsn[%d]: instantiate: %w: %w", c.ver.Name, c.ver.Vsn, ErrTrap, err)
 	}
 	in.mod = mod

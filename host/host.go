@@ -47,6 +47,10 @@ type Host struct {
 	autoloads autoloads
 
 	closed atomic.Bool
+	// opsMu and ops order Close after the compiles and instantiations in
+	// progress (lifecycle.go).
+	opsMu sync.RWMutex
+	ops   sync.WaitGroup
 }
 
 type funcKey struct{ module, function string }
@@ -111,10 +115,14 @@ func (h *Host) Config() Config { return h.cfg }
 // Close kills every process, closes every instance and the runtime. It is
 // idempotent and blocks until the processes have exited or ctx ends.
 func (h *Host) Close(ctx context.Context) error {
-	if h.closed.Swap(true) {
+	h.opsMu.Lock()
+	already := h.closed.Swap(true)
+	h.opsMu.Unlock()
+	if already {
 		return nil
 	}
 	h.procs.killAll(ctx)
+	h.waitOps(ctx)
 	h.codeMu.Lock()
 	defer h.codeMu.Unlock()
 	err := h.r.Close(ctx)

@@ -93,10 +93,13 @@ func (p *Prepared) Discard(ctx context.Context) {
 // instantiates it once (so a start function that traps fails here). It
 // changes nothing visible. If any source fails, every compiled one is
 // released and the error is a *modules.BatchError naming each failure.
-func (h *Host) Prepare(ctx context.Context, srcs ...Source) (*Prepared, error) {
-	if err := h.checkOpen(); err != nil {
+func (h *Host) Prepare(ctx context.Context, srcs ...Source) (_ *Prepared, err error) {
+	if err := h.beginOp(); err != nil {
 		return nil, err
 	}
+	defer h.endOp()
+	defer func() { err = h.closedErr(err) }()
+	defer h.recoverClosed(&err)
 	p := &Prepared{h: h}
 	var errs []*modules.ModuleError
 	for _, src := range srcs {

@@ -143,7 +143,7 @@ func (p *process) resume() { p.setStatus(Running) }
 func (h *Host) Spawn(ctx context.Context, module, function string, state []byte) (PID, error) {
 	p, err := h.spawn(ctx, module, function, state)
 	if err != nil {
-		return PID{}, err
+		return PID{}, h.closedErr(err)
 	}
 	return p.id, nil
 }
@@ -393,13 +393,15 @@ func (t *procTable) add(p *process, limit int) bool {
 	return true
 }
 
-// abort removes a process that never started.
+// abort removes a process that never started. Its done closes: a Close
+// (killAll) that saw it in the table meanwhile waits for it.
 func (t *procTable) abort(p *process) {
 	t.mu.Lock()
 	delete(t.byHandle, p.handle)
 	delete(t.byID, p.id)
 	t.live--
 	t.mu.Unlock()
+	close(p.done)
 }
 
 func (t *procTable) exited(p *process) {
