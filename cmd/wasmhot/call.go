@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -23,21 +24,30 @@ func callCommand() *cli.Command {
 			"has not loaded yet (it may load it from its code path on this call) takes\n" +
 			"every NUMBER as a 64-bit integer.\n" +
 			"\n" +
+			"The call is bounded by --timeout (default 30s, at most 1h); past it, it\n" +
+			"fails with timeout.\n" +
+			"\n" +
 			"Example:\n" +
 			"   wasmhot call counter add -5 2",
-		Flags: nodeFlags(),
+		Flags: append(nodeFlags(),
+			&cli.DurationFlag{Name: "timeout", Value: control.DefaultCallTimeout, Usage: "bound on the call"}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 {
 				return usageError(c, "want MODULE and FUNCTION")
 			}
 			args := c.Args().Slice()
 			what := "call " + args[0] + ":" + args[1]
+			timeout := c.Duration("timeout")
+			if timeout < time.Millisecond || timeout > control.MaxCallTimeout {
+				return usageError(c, fmt.Sprintf("--timeout %v: want 1ms..%v", timeout, control.MaxCallTimeout))
+			}
 			cl, err := nodeClient(c)
 			if err != nil {
 				return fail(what, err)
 			}
 			defer cl.Close()
-			res, err := cl.Call(c.Context, control.CallRequest{Module: args[0], Function: args[1], Args: append([]string{}, args[2:]...)})
+			res, err := cl.Call(c.Context, control.CallRequest{Module: args[0], Function: args[1], Args: append([]string{}, args[2:]...),
+				TimeoutMs: timeout.Milliseconds()})
 			if err != nil {
 				return fail(what, err)
 			}

@@ -2,6 +2,7 @@ package control
 
 import (
 	"bufio"
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -236,7 +237,18 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request) (any, error) {
 	if req.Function == "" {
 		return nil, badRequest("call: no function")
 	}
-	res, err := callNumbers(r.Context(), s.opts.Host, req)
+	timeout := DefaultCallTimeout
+	if req.TimeoutMs != 0 {
+		timeout = time.Duration(req.TimeoutMs) * time.Millisecond
+		if req.TimeoutMs < 0 || timeout > MaxCallTimeout {
+			return nil, badRequest("call: timeout_ms %d: want 1..%d", req.TimeoutMs, MaxCallTimeout.Milliseconds())
+		}
+	}
+	// The answer may come after WriteTimeout: the write deadline follows.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + WriteTimeout))
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	res, err := callNumbers(ctx, s.opts.Host, req)
 	s.syncAfter()
 	return res, err
 }

@@ -153,7 +153,17 @@ type CallRequest struct {
 	Module   string   `json:"module"`
 	Function string   `json:"function"`
 	Args     []string `json:"args"`
+	// TimeoutMs bounds the call, in milliseconds: 0 means
+	// DefaultCallTimeout, and at most MaxCallTimeout. A call over it fails
+	// with timeout (a sandboxed guest is stopped wherever it runs).
+	TimeoutMs int64 `json:"timeout_ms,omitempty"`
 }
+
+// The bounds of a call through the API (CallRequest.TimeoutMs).
+const (
+	DefaultCallTimeout = 30 * time.Second
+	MaxCallTimeout     = time.Hour
+)
 
 // CallResponse gives the results with their Wasm types.
 type CallResponse struct {

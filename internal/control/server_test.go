@@ -316,3 +316,28 @@ func TestRecentLogs(t *testing.T) {
 		t.Errorf("logs = %q", got.String())
 	}
 }
+
+// TestCallTimeout: a call is bounded by its timeout_ms (DefaultCallTimeout
+// without one): a guest spinning for years fails with timeout and the node
+// answers the next call; a bad timeout is refused.
+func TestCallTimeout(t *testing.T) {
+	s := newTestServer(t, Options{})
+	ctx := ctxT(t)
+	if _, err := s.cl.Load(ctx, LoadRequest{Modules: []ModuleSource{{"counter", wasm("counter_v1")}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.cl.Call(ctx, CallRequest{Module: "counter", Function: "spin", Args: []string{"4611686018427387904"}, TimeoutMs: 200})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeTimeout {
+		t.Fatalf("spin with a 200 ms timeout: %v, want timeout", err)
+	}
+	if res, err := s.cl.Call(ctx, CallRequest{Module: "counter", Function: "version"}); err != nil || len(res) != 1 {
+		t.Fatalf("next call: %v %v", res, err)
+	}
+	for _, ms := range []int64{-1, MaxCallTimeout.Milliseconds() + 1} {
+		_, err := s.cl.Call(ctx, CallRequest{Module: "counter", Function: "version", TimeoutMs: ms})
+		if !errors.As(err, &e) || e.Code != CodeBadRequest {
+			t.Errorf("timeout_ms %d: %v, want bad request", ms, err)
+		}
+	}
+}
