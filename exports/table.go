@@ -90,6 +90,22 @@ func (t *Table[T]) Resolve(module, function string) *Slot[T] {
 	return t.resolveLocked(module, function)
 }
 
+// Find returns the slot of module:function if it exists (a version
+// exported the name, or Resolve made it), or nil, creating nothing: a
+// lookup of a name nothing exports costs no memory.
+func (t *Table[T]) Find(module, function string) *Slot[T] {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.slots[module][function]
+}
+
+// Len returns the number of slots.
+func (t *Table[T]) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.nslots
+}
+
 func (t *Table[T]) resolveLocked(module, function string) *Slot[T] {
 	fns := t.slots[module]
 	if fns == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -15,8 +16,12 @@ import (
 // through the export table to the module's current version at call time;
 // resolving once saves the name lookup of [Host.Call].
 type Func struct {
-	h    *Host
-	slot *exports.Slot[target]
+	h                *Host
+	module, function string
+	// slot is the name's export-table slot, found at the first call that
+	// finds the name exported (nil until then: a Func of a name nothing
+	// exports keeps nothing in the table).
+	slot atomic.Pointer[exports.Slot[target]]
 }
 
 // Func resolves module:function. The function need not exist yet: calls fail
@@ -25,11 +30,18 @@ func (h *Host) Func(module, function string) (*Func, error) {
 	if err := modules.CheckName(module); err != nil {
 		return nil, err
 	}
-	return &Func{h: h, slot: h.slot(module, function)}, nil
+	if err := modules.CheckFunctionName(function); err != nil {
+		return nil, err
+	}
+	f := &Func{h: h, module: module, function: function}
+	if s := h.findSlot(module, function); s != nil {
+		f.slot.Store(s)
+	}
+	return f, nil
 }
 
 // Name returns "module:function".
-func (f *Func) Name() string { return f.slot.Module + ":" + f.slot.Function }
+func (f *Func) Name() string { return f.module + ":" + f.function }
 
 // Call calls module:function with the given Wasm values (i32 and f32 in the
 // low 32 bits, as wazero's api.Encode* helpers make them) and returns its
@@ -91,13 +103,20 @@ func (f *Func) acquire(ctx context.Context, s shape) (*target, *instance, error)
 	if err := f.h.checkOpen(); err != nil {
 		return nil, nil, err
 	}
+	slot := f.slot.Load()
+	if slot == nil {
+		if slot = f.h.findSlotLoading(ctx, f.module, f.function); slot == nil {
+			return nil, nil, undefErr(f.module, f.function)
+		}
+		f.slot.Store(slot)
+	}
 	for {
-		t := f.h.resolve(ctx, f.slot)
+		t := f.h.resolve(ctx, slot)
 		if t == nil {
-			return nil, nil, undefErr(f.slot.Module, f.slot.Function)
+			return nil, nil, undefErr(f.module, f.function)
 		}
 		if why := s.check(t); why != "" {
-			return nil, nil, badArity(f.slot.Module, f.slot.Function, "%s", why)
+			return nil, nil, badArity(f.module, f.function, "%s", why)
 		}
 		in, err := t.code.lend(ctx)
 		if err == errGateClosed {
@@ -224,7 +243,7 @@ var bytesSig = modules.Signature{
 // CallBytes calls the function by the bytes convention; see [Host.CallBytes].
 func (f *Func) CallBytes(ctx context.Context, in []byte) ([]byte, error) {
 	if len(in) > f.h.cfg.maxMessageSize {
-		return nil, callErr(f.slot.Module, f.slot.Function, 0, Limit,
+		return nil, callErr(f.module, f.function, 0, Limit,
 			fmt.Errorf("%w: input of %d bytes, limit %d", ErrLimit, len(in), f.h.cfg.maxMessageSize))
 	}
 	t, inst, err := f.acquire(ctx, shape{'b', 0})

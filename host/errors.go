@@ -80,7 +80,7 @@ func (e *CallError) Error() string {
 		b.WriteString("]")
 	}
 	b.WriteString(" function[")
-	b.WriteString(e.Function)
+	b.WriteString(modules.Clip(e.Function))
 	b.WriteString("]: ")
 	b.WriteString(e.Err.Error())
 	return b.String()

@@ -154,7 +154,9 @@ func (h *Host) forget(c *code) {
 	h.codesMu.Unlock()
 }
 
-// slot returns the stable export-table slot of module:function.
+// slot returns the stable export-table slot of module:function, making it
+// if needed. Only imports (link tables) make slots: a slot lives as long
+// as the host.
 func (h *Host) slot(module, function string) *exports.Slot[target] {
 	k := funcKey{module, function}
 	if s, ok := h.slots.Load(k); ok {
@@ -162,6 +164,35 @@ func (h *Host) slot(module, function string) *exports.Slot[target] {
 	}
 	s, _ := h.slots.LoadOrStore(k, h.exports.Resolve(module, function))
 	return s.(*exports.Slot[target])
+}
+
+// findSlot returns the slot of module:function when some version exports
+// the name (or imports made it), or nil: looking up names nothing exports
+// (a guest spawning millions of made-up names, a client calling them)
+// keeps nothing.
+func (h *Host) findSlot(module, function string) *exports.Slot[target] {
+	k := funcKey{module, function}
+	if s, ok := h.slots.Load(k); ok {
+		return s.(*exports.Slot[target])
+	}
+	s := h.exports.Find(module, function)
+	if s == nil {
+		return nil
+	}
+	v, _ := h.slots.LoadOrStore(k, s)
+	return v.(*exports.Slot[target])
+}
+
+// findSlotLoading is findSlot after loading module from the code path
+// when the name is not found and the module is not loaded.
+func (h *Host) findSlotLoading(ctx context.Context, module, function string) *exports.Slot[target] {
+	if s := h.findSlot(module, function); s != nil {
+		return s
+	}
+	if h.autoload(ctx, module) {
+		return h.findSlot(module, function)
+	}
+	return nil
 }
 
 func undefErr(module, function string) error {

@@ -160,7 +160,9 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 	if len(state) > h.cfg.maxMessageSize {
 		return nil, fmt.Errorf("spawn %s:%s: %w: state of %d bytes, limit %d", module, function, ErrLimit, len(state), h.cfg.maxMessageSize)
 	}
-	slot := h.slot(module, function)
+	if err := modules.CheckFunctionName(function); err != nil {
+		return nil, err
+	}
 	p := &process{
 		h:      h,
 		id:     uuid.New(),
@@ -178,7 +180,11 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 	if !h.procs.add(p, h.cfg.maxProcesses) {
 		return nil, fmt.Errorf("spawn %s:%s: %w: %d processes", module, function, ErrLimit, h.cfg.maxProcesses)
 	}
-	t, entered := h.enterCurrent(ctx, slot, isEntry)
+	var t *target
+	entered := false
+	if slot := h.findSlotLoading(ctx, module, function); slot != nil {
+		t, entered = h.enterCurrent(ctx, slot, isEntry)
+	}
 	switch {
 	case t == nil:
 		h.procs.abort(p)
@@ -294,7 +300,10 @@ func (p *process) failure(in *instance, t *target, err error) Exit {
 // instance that inherits the state, runs code_change(from_vsn) when it
 // exports it, and replaces the old instance, which is closed.
 func (p *process) upgrade(fn string) (*target, Exit) {
-	slot := p.h.slot(p.module, fn)
+	slot := p.h.findSlot(p.module, fn)
+	if slot == nil {
+		return nil, Exit{Reason: Undef, Err: undefErr(p.module, fn)}
+	}
 	for {
 		t := slot.Lookup()
 		if t == nil {

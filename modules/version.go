@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/tetratelabs/wazero"
@@ -106,9 +108,50 @@ func ValidName(name string) bool { return nameRE.MatchString(name) }
 // CheckName returns an error wrapping [ErrBadName] when name is not valid.
 func CheckName(name string) error {
 	if !ValidName(name) {
-		return fmt.Errorf("%w: %q (want [a-z][a-z0-9_]{0,63})", ErrBadName, name)
+		return fmt.Errorf("%w: %s (want [a-z][a-z0-9_]{0,63})", ErrBadName, Excerpt(name))
 	}
 	return nil
+}
+
+// MaxFunctionName is the longest function name a call may name, in bytes.
+const MaxFunctionName = 1024
+
+// CheckFunctionName refuses a function name longer than MaxFunctionName
+// with ErrBadName, before anything is looked up or kept.
+func CheckFunctionName(name string) error {
+	if len(name) > MaxFunctionName {
+		return fmt.Errorf("%w: function name %s over %d bytes", ErrBadName, Excerpt(name), MaxFunctionName)
+	}
+	return nil
+}
+
+// excerptBytes is how much of an input an error message quotes.
+const excerptBytes = 100
+
+// Excerpt quotes s for an error message: whole when short, else its first
+// 100 bytes (cut at a character boundary) and its length.
+func Excerpt(s string) string {
+	if len(s) <= excerptBytes {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(s[:cutAt(s)]), len(s))
+}
+
+// Clip is Excerpt without the quotes, for names shown as they are.
+func Clip(s string) string {
+	if len(s) <= excerptBytes {
+		return s
+	}
+	return fmt.Sprintf("%s... (%d bytes)", s[:cutAt(s)], len(s))
+}
+
+// cutAt is where Excerpt cuts s: at most 100 bytes, at a character start.
+func cutAt(s string) int {
+	cut := excerptBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return cut
 }
 
 func newVersion(name string, wasm []byte, c wazero.CompiledModule, rw *rewrite.Info) *Version {

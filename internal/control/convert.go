@@ -9,6 +9,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/modules"
 )
 
 func moduleJSON(mi host.ModuleInfo) Module {
@@ -61,7 +62,7 @@ func callNumbers(ctx context.Context, h *host.Host, req CallRequest) (CallRespon
 		}
 		v, err := encodeValue(t, s)
 		if err != nil {
-			return CallResponse{}, badRequest("call %s:%s argument %d: %v", req.Module, req.Function, i+1, err)
+			return CallResponse{}, badRequest("call %s:%s argument %d: %v", req.Module, modules.Clip(req.Function), i+1, err)
 		}
 		args[i] = v
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/modules"
 	"github.com/wasmhot/wasmhot/internal/statedir"
 )
 
@@ -104,7 +105,7 @@ func (s *Server) Handler(token string) http.Handler {
 		}
 		rt, ok := s.routes[r.URL.Path]
 		if !ok {
-			writeError(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: fmt.Sprintf("no endpoint %s", r.URL.Path)})
+			writeError(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: fmt.Sprintf("no endpoint %s", modules.Clip(r.URL.Path))})
 			return
 		}
 		if r.Method != rt.method {
