@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/wasmhot/wasmhot/host"
-	"github.com/wasmhot/wasmhot/modules"
 	"github.com/wasmhot/wasmhot/internal/statedir"
+	"github.com/wasmhot/wasmhot/modules"
 )
 
 // Options configure a [Server].
