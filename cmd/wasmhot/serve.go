@@ -111,6 +111,7 @@ func (n *node) serve(ctx context.Context, cfg host.Config) (err error) {
 		if store, err = statedir.Open(n.stateDir, n.codePath); err != nil {
 			return err
 		}
+		defer store.Close()
 		// Compiled code survives restarts too: a restarted node reloads
 		// its modules without compiling them again.
 		cfg = cfg.WithCompilationCacheDir(filepath.Join(n.stateDir, "compiled"))

@@ -106,6 +106,16 @@ func TestServeFlags(t *testing.T) {
 		t.Errorf("second node: exit %d, stderr %q", code, errOut)
 	}
 	n.cli(t, "modules")
+
+	// A second node on a state directory in use is refused too, even on
+	// another socket.
+	state := filepath.Join(dir, "state")
+	n2 := startNode(t, t.TempDir(), "--state-dir", state)
+	code, _, errOut = runArgs(t, ctx, "serve", "--socket", filepath.Join(t.TempDir(), "other.sock"), "--state-dir", state)
+	if code != 1 || !strings.Contains(errOut, "another node uses it") {
+		t.Errorf("second node on the state dir: exit %d, stderr %q", code, errOut)
+	}
+	n2.cli(t, "modules")
 }
 
 // A node restarted on the same state directory runs the same current

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wasmhot/wasmhot/internal/lockfile"
 )
 
 // SocketName is the file name of a node's default socket.
@@ -32,7 +34,21 @@ func DefaultSocket() string {
 // died is replaced; a socket some node still answers on is an error, and
 // so is any other file at path. Closing the listener removes the socket
 // file (if it is still this one).
-func ListenUnix(path string) (net.Listener, error) {
+func ListenUnix(path string) (_ net.Listener, err error) {
+	// Two nodes started at once on one path would both find no socket and
+	// both listen; the lock beside the socket lets one of them through.
+	lock, err := lockfile.Lock(path + ".lock")
+	if errors.Is(err, lockfile.ErrLocked) {
+		return nil, fmt.Errorf("listen %s: a node is already listening there (it holds %s.lock)", path, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = lock.Close()
+		}
+	}()
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {
 			return nil, fmt.Errorf("listen %s: exists and is not a socket", path)
@@ -68,13 +84,14 @@ func ListenUnix(path string) (net.Listener, error) {
 		_ = ln.Close()
 		return nil, fmt.Errorf("listen %s: %w", path, err)
 	}
-	return &unixListener{Listener: ln, path: path, fi: fi}, nil
+	return &unixListener{Listener: ln, path: path, fi: fi, lock: lock}, nil
 }
 
 type unixListener struct {
 	net.Listener
 	path string
 	fi   os.FileInfo
+	lock *os.File // held while listening
 	once sync.Once
 }
 
@@ -87,6 +104,10 @@ func (l *unixListener) Close() error {
 		if fi, serr := os.Lstat(l.path); serr == nil && os.SameFile(fi, l.fi) {
 			_ = os.Remove(l.path)
 		}
+		// Removed while still held: a node starting now makes a new lock
+		// file, and this one is shutting down.
+		_ = os.Remove(l.lock.Name())
+		_ = l.lock.Close()
 	})
 	return err
 }

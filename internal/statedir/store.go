@@ -33,6 +33,7 @@ import (
 	"sync"
 
 	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/lockfile"
 )
 
 // Manifest is the content of manifest.json.
@@ -56,6 +57,7 @@ const manifestName = "manifest.json"
 type Store struct {
 	dir      string
 	codePath []string
+	lock     *os.File // held while the store is open
 
 	mu       sync.Mutex
 	manifest Manifest
@@ -63,11 +65,26 @@ type Store struct {
 
 // Open opens (creating it, mode 0700, when missing) the state directory
 // dir and reads its manifest. codePath is where Sync looks for the bytes of
-// modules the node loaded by itself from its code path.
+// modules the node loaded by itself from its code path. The directory is
+// locked (its file "lock") until Close: a second node on it fails here.
 func Open(dir string, codePath []string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
+	lock, err := lockfile.Lock(filepath.Join(dir, "lock"))
+	if err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	s, err := open(dir, codePath)
+	if err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+func open(dir string, codePath []string) (*Store, error) {
 	s := &Store{dir: dir, codePath: codePath, manifest: Manifest{Format: 1}}
 	b, err := os.ReadFile(filepath.Join(dir, manifestName))
 	switch {
@@ -76,13 +93,25 @@ func Open(dir string, codePath []string) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	if err := json.Unmarshal(b, &s.manifest); err != nil {
+	var m Manifest // a manifest without "format" is not one this node wrote
+	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("state dir: %s: %w", filepath.Join(dir, manifestName), err)
 	}
-	if s.manifest.Format != 1 {
-		return nil, fmt.Errorf("state dir: %s: unknown format %d", filepath.Join(dir, manifestName), s.manifest.Format)
+	if m.Format != 1 {
+		return nil, fmt.Errorf("state dir: %s: unknown format %d (want 1)", filepath.Join(dir, manifestName), m.Format)
 	}
+	s.manifest = m
 	return s, nil
+}
+
+// Close releases the directory's lock.
+func (s *Store) Close() error {
+	if s == nil || s.lock == nil {
+		return nil
+	}
+	err := s.lock.Close()
+	s.lock = nil
+	return err
 }
 
 // Manifest returns a copy of the manifest last read or written.

@@ -56,10 +56,18 @@ func TestStoreRoundTrip(t *testing.T) {
 		t.Fatalf("manifest %+v", m)
 	}
 
+	// A second node on the directory is refused while the first has it.
+	if _, err := Open(dir, nil); err == nil || !strings.Contains(err.Error(), "another node uses it") {
+		t.Fatalf("a second Open while the first is open: %v, want locked", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	s2, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s2.Close()
 	srcs, err := s2.Boot()
 	if err != nil {
 		t.Fatal(err)
@@ -134,5 +142,11 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if _, err := Open(dir, nil); err == nil || !strings.Contains(err.Error(), "format 9") {
 		t.Errorf("unknown format: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, manifestName), []byte(`{"modules":[]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, nil); err == nil || !strings.Contains(err.Error(), "format 0") {
+		t.Errorf("no format: %v", err)
 	}
 }
