@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/tetratelabs/wazero/api"
@@ -145,12 +146,23 @@ func (h *Host) logLine(c *code, p *process, line []byte) {
 		b = append(b, '-')
 	}
 	b = append(b, ": "...)
-	b = append(b, line...)
+	if len(line) > MaxLogLine {
+		b = append(b, line[:MaxLogLine]...)
+		b = fmt.Appendf(b, "... (%d bytes)", len(line))
+	} else {
+		b = append(b, line...)
+	}
 	b = append(b, '\n')
-	h.logMu.Lock()
-	_, _ = h.cfg.log.Write(b)
-	h.logMu.Unlock()
+	_, _ = h.logOut.Write(b)
 }
+
+// MaxLogLine is the longest guest log line kept whole, in bytes; a longer
+// one is cut there and says how long it was.
+const MaxLogLine = 16 << 10
+
+// logQueueBytes bounds the log lines waiting for a slow log output; past
+// it, lines are dropped and counted (internal/logbuf).
+const logQueueBytes = 1 << 20
 
 // instanceOf returns the wasmhot instance behind a wazero module.
 func (h *Host) instanceOf(m api.Module) *instance {

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmhot/wasmhot/exports"
+	"github.com/wasmhot/wasmhot/internal/logbuf"
 	"github.com/wasmhot/wasmhot/modules"
 )
 
@@ -37,7 +39,7 @@ type Host struct {
 	procs procTable
 	insts sync.Map // api.Module -> *instance
 
-	logMu sync.Mutex
+	logOut *logbuf.Writer // guest log lines on their way to cfg.log
 
 	ext       extSlots
 	epoch     api.MutableGlobal      // the link epoch (sandboxed mode)
@@ -79,6 +81,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		codes:   map[*modules.Version]*code{},
 		callers: map[*instance]struct{}{},
 	}
+	h.logOut = logbuf.New(cfg.log, logQueueBytes)
 	h.procs.init()
 	opts := modules.Options{
 		Imports:    h.checkImport,
@@ -104,6 +107,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	if err != nil {
 		_ = h.r.Close(ctx)
+		h.logOut.Close(0)
 		return nil, err
 	}
 	return h, nil
@@ -129,6 +133,9 @@ func (h *Host) Close(ctx context.Context) error {
 	if h.cache != nil {
 		err = errors.Join(err, h.cache.Close(ctx))
 	}
+	// The last lines reach the output unless it is stuck: Close does not
+	// wait for it more than a second.
+	h.logOut.Close(time.Second)
 	return err
 }
 

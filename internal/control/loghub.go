@@ -5,15 +5,20 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
+
+	"github.com/wasmhot/wasmhot/internal/logbuf"
 )
 
 // Hub is the io.Writer a node gives host.Config.WithLog. It echoes each
 // guest log line to an output (the node's stdout), keeps the most recent
 // lines, and hands every line to the subscribers of the logs endpoint. A
 // slow subscriber never blocks the guests: lines it cannot take are dropped
-// and it is told how many.
+// and it is told how many. Neither does a slow output: it is written from
+// a goroutine of its own (internal/logbuf), which drops what does not fit
+// in 1 MiB and says so on the output once it moves again.
 type Hub struct {
-	out  io.Writer
+	out  *logbuf.Writer // nil: no echo
 	keep int
 
 	mu      sync.Mutex
@@ -40,7 +45,11 @@ func NewHub(out io.Writer, keep int) *Hub {
 	if keep <= 0 {
 		keep = DefaultKeep
 	}
-	return &Hub{out: out, keep: keep, subs: map[*subscription]struct{}{}}
+	hub := &Hub{keep: keep, subs: map[*subscription]struct{}{}}
+	if out != nil {
+		hub.out = logbuf.New(out, 1<<20)
+	}
+	return hub
 }
 
 // Write implements io.Writer. The host writes whole lines, but partial
@@ -123,9 +132,13 @@ func (h *Hub) Subscribe() (recent []string, lines <-chan string, cancel func()) 
 	}
 }
 
-// Close ends every subscription; lines written later are still echoed and
-// kept. It is idempotent.
+// Close ends every subscription and gives the output a second to take the
+// lines still queued for it; lines written later are kept, not echoed. It
+// is idempotent.
 func (h *Hub) Close() {
+	if h.out != nil {
+		h.out.Close(time.Second)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true

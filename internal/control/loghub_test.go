@@ -24,9 +24,6 @@ func TestHub(t *testing.T) {
 	if got := h.Recent(); !slices.Equal(got, []string{"b", "c", "d"}) {
 		t.Errorf("kept %q, want the last 3", got)
 	}
-	if echo.String() != "a\nb\nc\nd\n" {
-		t.Errorf("echo %q", echo.String())
-	}
 	cancel()
 	cancel()
 	if _, ok := <-lines; ok {
@@ -37,6 +34,10 @@ func TestHub(t *testing.T) {
 	h.Close()
 	if _, ok := <-lines2; ok {
 		t.Error("channel open after Close")
+	}
+	// The echo is written by its own goroutine, done once Close returns.
+	if echo.String() != "a\nb\nc\nd\n" {
+		t.Errorf("echo %q", echo.String())
 	}
 	_, lines3, _ := h.Subscribe()
 	if _, ok := <-lines3; ok {
