@@ -67,6 +67,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(cfg.memoryLimitPages)
 	var cache wazero.CompilationCache
 	if cfg.cacheDir != "" {
+		removeStaleTemps(cfg.cacheDir, staleTempAge)
 		var err error
 		if cache, err = wazero.NewCompilationCacheWithDir(cfg.cacheDir); err != nil {
 			return nil, fmt.Errorf("host: compilation cache: %w", err)

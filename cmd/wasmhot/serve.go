@@ -112,6 +112,9 @@ func (n *node) serve(ctx context.Context, cfg host.Config) (err error) {
 			return err
 		}
 		defer store.Close()
+		if fi, err := os.Stat(n.stateDir); err == nil && fi.Mode().Perm()&0o022 != 0 {
+			fmt.Fprintf(n.stderr, "wasmhot: warning: state dir %s is writable by others (mode %v): they can change the code this node loads; chmod 700 it\n", n.stateDir, fi.Mode().Perm())
+		}
 		// Compiled code survives restarts too: a restarted node reloads
 		// its modules without compiling them again.
 		cfg = cfg.WithCompilationCacheDir(filepath.Join(n.stateDir, "compiled"))

@@ -135,8 +135,12 @@ func TestServeStateDir(t *testing.T) {
 		t.Fatalf("serve exit %d: %s", code, n.stderr)
 	}
 
+	// A state dir others can write is used, with a warning.
+	if err := os.Chmod(state, 0o777); err != nil {
+		t.Fatal(err)
+	}
 	n2 := startNode(t, dir, "--state-dir", state)
-	if !strings.Contains(n2.stderr.String(), "restored 2 module(s)") {
+	if !strings.Contains(n2.stderr.String(), "restored 2 module(s)") || !strings.Contains(n2.stderr.String(), "writable by others") {
 		t.Errorf("stderr: %s", n2.stderr)
 	}
 	after := modulesJSON(t, n2)
