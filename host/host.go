@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +42,8 @@ type Host struct {
 	insts sync.Map // api.Module -> *instance
 
 	logOut *logbuf.Writer // guest log lines on their way to cfg.log
+	// guard checks the compilation cache directory (nil: none).
+	guard *cacheGuard
 
 	ext       extSlots
 	epoch     api.MutableGlobal      // the link epoch (sandboxed mode)
@@ -66,8 +70,14 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	// fuel ticks (fuel.go), which cost far less than wazero's checks.
 	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(cfg.memoryLimitPages)
 	var cache wazero.CompilationCache
+	var guard *cacheGuard
+	var unverified []string
 	if cfg.cacheDir != "" {
+		if err := os.MkdirAll(cfg.cacheDir, 0o700); err != nil {
+			return nil, fmt.Errorf("host: compilation cache: %w", err)
+		}
 		removeStaleTemps(cfg.cacheDir, staleTempAge)
+		guard, unverified = newCacheGuard(cfg.cacheDir)
 		var err error
 		if cache, err = wazero.NewCompilationCacheWithDir(cfg.cacheDir); err != nil {
 			return nil, fmt.Errorf("host: compilation cache: %w", err)
@@ -75,6 +85,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		rc = rc.WithCompilationCache(cache)
 	}
 	h := &Host{
+		guard:   guard,
 		cache:   cache,
 		cfg:     cfg,
 		r:       wazero.NewRuntimeWithConfig(ctx, rc),
@@ -83,6 +94,10 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		callers: map[*instance]struct{}{},
 	}
 	h.logOut = logbuf.New(cfg.log, logQueueBytes)
+	if len(unverified) > 0 {
+		h.logLine(nil, nil, fmt.Appendf(nil, "compilation cache %s: removed %d entries that do not match its index (they will be compiled again): %s",
+			cfg.cacheDir, len(unverified), strings.Join(unverified[:min(len(unverified), 5)], ", ")))
+	}
 	h.procs.init()
 	opts := modules.Options{
 		Imports:    h.checkImport,

@@ -101,6 +101,14 @@ func (h *Host) Prepare(ctx context.Context, srcs ...Source) (_ *Prepared, err er
 	defer func() { err = h.closedErr(err) }()
 	defer h.recoverClosed(&err)
 	p := &Prepared{h: h}
+	if h.guard != nil {
+		// Entries changed or added since the last load are checked (and
+		// dropped) before wazero may read them; the ones this load writes
+		// are indexed after it. (A load running beside this one may lose
+		// the entry it just wrote: it is compiled again next time.)
+		h.guard.sync(true)
+		defer h.guard.sync(false)
+	}
 	var errs []*modules.ModuleError
 	for _, src := range srcs {
 		mp, err := h.table.Prepare(ctx, modules.Source{Name: src.Name, Wasm: src.Wasm, Sticky: src.Sticky})
