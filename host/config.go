@@ -43,6 +43,7 @@ const (
 	DefaultMaxModules       = 10_000   // names with a current or old version
 	DefaultMaxProcesses     = 100_000  // live processes per host
 	DefaultMailboxLimit     = 100_000  // messages queued per process
+	DefaultMailboxBytes     = 64 << 20 // bytes queued per process
 	DefaultMaxMessageSize   = 16 << 20 // bytes per message, state and bytes call
 	DefaultPurgeTimeout     = 5 * time.Second
 	DefaultPurgeGrace       = 2 * time.Second
@@ -58,6 +59,7 @@ type Config struct {
 	maxModules       int
 	maxProcesses     int
 	mailboxLimit     int
+	mailboxBytes     int
 	maxMessageSize   int
 	callTimeout      time.Duration
 	purgeGrace       time.Duration
@@ -80,6 +82,7 @@ func NewConfig() Config {
 		maxModules:       DefaultMaxModules,
 		maxProcesses:     DefaultMaxProcesses,
 		mailboxLimit:     DefaultMailboxLimit,
+		mailboxBytes:     DefaultMailboxBytes,
 		maxMessageSize:   DefaultMaxMessageSize,
 		purgeGrace:       DefaultPurgeGrace,
 		startTimeout:     DefaultStartTimeout,
@@ -108,6 +111,12 @@ func (c Config) WithMaxProcesses(n int) Config { c.maxProcesses = n; return c }
 // WithMailboxLimit caps the number of messages queued per process; a send to
 // a full mailbox fails and drops nothing that was queued.
 func (c Config) WithMailboxLimit(n int) Config { c.mailboxLimit = n; return c }
+
+// WithMailboxBytes caps the bytes of the messages queued per process (the
+// maximum message size when that is larger, so that one message always
+// fits); a send past it fails with ErrMailboxFull, as past the message
+// count.
+func (c Config) WithMailboxBytes(n int) Config { c.mailboxBytes = n; return c }
 
 // WithMaxMessageSize caps the bytes of one message, of a process state and of
 // each side of a bytes call.
@@ -202,6 +211,7 @@ func (c Config) Validate() error {
 		{"max modules", c.maxModules},
 		{"max processes", c.maxProcesses},
 		{"mailbox limit", c.mailboxLimit},
+		{"mailbox bytes", c.mailboxBytes},
 		{"max message size", c.maxMessageSize},
 	} {
 		if l.v < 1 {

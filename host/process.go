@@ -167,7 +167,7 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 		h:      h,
 		id:     uuid.New(),
 		module: module,
-		mbox:   newMailbox(h.cfg.mailboxLimit),
+		mbox:   newMailbox(h.cfg.mailboxLimit, max(h.cfg.mailboxBytes, h.cfg.maxMessageSize)),
 		killCh: make(chan struct{}),
 		done:   make(chan struct{}),
 		state:  append([]byte(nil), state...),

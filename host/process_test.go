@@ -241,3 +241,36 @@ func TestPurgeThousandProcesses(t *testing.T) {
 		t.Fatalf("goroutines: %d before, %d after\n%s", before, after, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// TestMailboxBytes: a mailbox refuses messages past its byte bound with
+// ErrMailboxFull and keeps what it has; the process and the node go on.
+func TestMailboxBytes(t *testing.T) {
+	n := newNode(t, host.NewConfig().WithMailboxBytes(1<<20).WithMaxMessageSize(128<<10))
+	n.Load("test", wasm("test_v1"))
+	pid := n.Spawn("test", "run", "100000") // logs a line, then sleeps 100 s
+	n.Lines(pid, 1)
+	msg := make([]byte, 128<<10)
+	sent := 0
+	for range 100 {
+		err := n.H.Send(pid, msg)
+		if errors.Is(err, host.ErrMailboxFull) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		sent++
+	}
+	if sent != 8 {
+		t.Fatalf("%d messages of 128 KiB taken under a 1 MiB bound, want 8", sent)
+	}
+	if err := n.H.Send(pid, []byte("small")); !errors.Is(err, host.ErrMailboxFull) {
+		t.Fatalf("a small message into the full mailbox: %v, want full", err)
+	}
+	if pi, err := n.H.Process(pid); err != nil || pi.MailboxLen != 8 || pi.Exit != nil {
+		t.Fatalf("process %+v, %v: want alive with 8 messages", pi, err)
+	}
+	if err := n.H.Kill(pid); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -35,6 +35,7 @@ func hostFlags(extra ...cli.Flag) []cli.Flag {
 		&cli.UintFlag{Name: "memory-pages", Value: host.DefaultMemoryLimitPages, Usage: "linear memory per instance, in 64 KiB pages"},
 		&cli.IntFlag{Name: "max-processes", Value: host.DefaultMaxProcesses, Usage: "live processes"},
 		&cli.IntFlag{Name: "mailbox-limit", Value: host.DefaultMailboxLimit, Usage: "messages queued per process"},
+		&cli.IntFlag{Name: "mailbox-bytes", Value: host.DefaultMailboxBytes, Usage: "bytes of messages queued per process"},
 		&cli.IntFlag{Name: "max-module-size", Value: host.DefaultMaxModuleSize, Usage: "bytes per module"},
 		&cli.IntFlag{Name: "max-modules", Value: host.DefaultMaxModules, Usage: "loaded modules"},
 		&cli.DurationFlag{Name: "call-timeout", Usage: "bound on each call made through the node (0: none; stops spinning guests only with --exec sandboxed)"},
@@ -73,6 +74,7 @@ func hostConfig(c *cli.Context) (host.Config, error) {
 	cfg = cfg.WithMemoryLimitPages(uint32(min(c.Uint("memory-pages"), math.MaxUint32))).
 		WithMaxProcesses(c.Int("max-processes")).
 		WithMailboxLimit(c.Int("mailbox-limit")).
+		WithMailboxBytes(c.Int("mailbox-bytes")).
 		WithMaxModuleSize(c.Int("max-module-size")).
 		WithMaxModules(c.Int("max-modules")).
 		WithCallTimeout(c.Duration("call-timeout")).
