@@ -31,9 +31,12 @@ type StormResult struct {
 }
 
 // Storm measures Go calls of counter:version per second from callers
-// goroutines, first for steady (no reloads), then while the module is
-// reloaded (purge + load, alternating two versions) reloads times, paced
-// over the same span, and counts the calls that failed.
+// goroutines that never yield (as a busy program's would not), first for
+// steady (no reloads), then while the module is reloaded (purge + load,
+// alternating two versions) reloads times, paced over the same span; it
+// counts the calls that failed and times each reload. Run it with
+// GOMAXPROCS below the number of callers to see reloads compete with them
+// for the cores.
 func Storm(ctx context.Context, mode host.Mode, callers, reloads int, steady time.Duration) (StormResult, error) {
 	res := StormResult{Mode: mode.String(), Callers: callers, Reloads: reloads}
 	h, err := host.New(ctx, host.NewConfig().WithMode(mode).WithLog(nil))
