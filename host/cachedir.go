@@ -14,25 +14,10 @@ import (
 )
 
 // staleTempAge is how old a temporary file of the compilation cache must
-// be before a new host removes it.
+// be before a host removes it. wazero writes an entry as NAME.RANDOM.tmp,
+// then renames it, so a process killed meanwhile leaves the temporary
+// file; a younger one may be another host's write in progress.
 const staleTempAge = 10 * time.Minute
-
-// removeStaleTemps removes the temporary files wazero's compilation cache
-// leaves in dir when a process is killed while it writes an entry (it
-// writes NAME.RANDOM.tmp, then renames it). Only those older than age go:
-// another host sharing the directory may be writing a fresh one.
-func removeStaleTemps(dir string, age time.Duration) {
-	cutoff := time.Now().Add(-age)
-	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(d.Name(), ".tmp") {
-			return nil
-		}
-		if fi, err := d.Info(); err == nil && fi.ModTime().Before(cutoff) {
-			_ = os.Remove(path)
-		}
-		return nil
-	})
-}
 
 // The compilation cache's integrity.
 //
@@ -45,7 +30,7 @@ func removeStaleTemps(dir string, age time.Duration) {
 // every load: an entry the index does not know, or whose hash differs, is
 // deleted, and compiled again when needed. After a load, the entries it
 // made are hashed and indexed. A bad entry is never fatal: it costs a
-// compile.
+// compile. The same walk removes the stale temporary files.
 
 const cacheIndexName = "wasmhot-cache-index.json"
 
@@ -79,15 +64,23 @@ func (g *cacheGuard) sync(strict bool) (removed []string) {
 	defer g.mu.Unlock()
 	seen := map[string]bool{}
 	changed := false
+	index := filepath.Join(g.dir, cacheIndexName)
+	staleBefore := time.Now().Add(-staleTempAge)
 	_ = filepath.WalkDir(g.dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasSuffix(d.Name(), ".tmp") || path == filepath.Join(g.dir, cacheIndexName) {
-			return nil
-		}
-		rel, err := filepath.Rel(g.dir, path)
-		if err != nil {
+		if err != nil || d.IsDir() || path == index {
 			return nil
 		}
 		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if strings.HasSuffix(d.Name(), ".tmp") {
+			if fi.ModTime().Before(staleBefore) {
+				_ = os.Remove(path)
+			}
+			return nil
+		}
+		rel, err := filepath.Rel(g.dir, path)
 		if err != nil {
 			return nil
 		}
@@ -118,9 +111,9 @@ func (g *cacheGuard) sync(strict bool) (removed []string) {
 	}
 	if changed {
 		if b, err := json.Marshal(g.idx); err == nil {
-			tmp := filepath.Join(g.dir, cacheIndexName+".tmp")
+			tmp := index + ".tmp"
 			if os.WriteFile(tmp, b, 0o600) == nil {
-				_ = os.Rename(tmp, filepath.Join(g.dir, cacheIndexName))
+				_ = os.Rename(tmp, index)
 			}
 		}
 	}

@@ -67,11 +67,7 @@ func (h *Host) abiCallBytes(ctx context.Context, m api.Module, stack []uint64) {
 		exit(p, Limit, callErr(mod, fn, 0, Limit, errNesting))
 	}
 	isBytes := func(t *target) bool { return t.sig.Equal(bytesSig) && t.code.alloc >= 0 && t.code.ver.Memory }
-	var t *target
-	entered := false
-	if slot := h.findSlotLoading(ctx, mod, fn); slot != nil {
-		t, entered = h.enterCurrent(ctx, slot, isBytes)
-	}
+	t, entered := h.enterName(ctx, mod, fn, isBytes)
 	if t == nil {
 		stack[0] = i32Code(abiUndef)
 		return

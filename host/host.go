@@ -76,7 +76,6 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		if err := os.MkdirAll(cfg.cacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("host: compilation cache: %w", err)
 		}
-		removeStaleTemps(cfg.cacheDir, staleTempAge)
 		guard, unverified = newCacheGuard(cfg.cacheDir)
 		var err error
 		if cache, err = wazero.NewCompilationCacheWithDir(cfg.cacheDir); err != nil {

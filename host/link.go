@@ -278,6 +278,17 @@ func (h *Host) enterCurrent(ctx context.Context, slot *exports.Slot[target], ok 
 	}
 }
 
+// enterName is enterCurrent for a call by name (spawn, a bytes call from a
+// guest): a name nothing exports, even after a load from the code path,
+// is undef without making a slot.
+func (h *Host) enterName(ctx context.Context, module, function string, ok func(*target) bool) (t *target, entered bool) {
+	slot := h.findSlotLoading(ctx, module, function)
+	if slot == nil {
+		return nil, false
+	}
+	return h.enterCurrent(ctx, slot, ok)
+}
+
 // enterExt enters the current target of an external call through es (see
 // enterCurrent), or ends the call: undef, or bad arity when the target's
 // signature is not the one imported.

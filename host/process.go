@@ -180,11 +180,7 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 	if !h.procs.add(p, h.cfg.maxProcesses) {
 		return nil, fmt.Errorf("spawn %s:%s: %w: %d processes", module, function, ErrLimit, h.cfg.maxProcesses)
 	}
-	var t *target
-	entered := false
-	if slot := h.findSlotLoading(ctx, module, function); slot != nil {
-		t, entered = h.enterCurrent(ctx, slot, isEntry)
-	}
+	t, entered := h.enterName(ctx, module, function, isEntry)
 	switch {
 	case t == nil:
 		h.procs.abort(p)
