@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmhot/wasmhot/control"
 	guestexamples "github.com/wasmhot/wasmhot/guest-examples"
-	"github.com/wasmhot/wasmhot/internal/control"
 )
 
 // The seeds' story, end to end: the wasmhot command serves a

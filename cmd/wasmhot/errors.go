@@ -11,7 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/wasmhot/wasmhot/internal/control"
+	"github.com/wasmhot/wasmhot/control"
 )
 
 // Errors and exit codes.

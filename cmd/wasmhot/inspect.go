@@ -16,8 +16,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/urfave/cli/v2"
 
+	"github.com/wasmhot/wasmhot/control"
 	"github.com/wasmhot/wasmhot/host"
-	"github.com/wasmhot/wasmhot/internal/control"
 	"github.com/wasmhot/wasmhot/modules"
 )
 

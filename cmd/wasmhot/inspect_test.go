@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wasmhot/wasmhot/internal/control"
+	"github.com/wasmhot/wasmhot/control"
 	"github.com/wasmhot/wasmhot/internal/testmode"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wasmhot/wasmhot/internal/control"
+	"github.com/wasmhot/wasmhot/control"
 )
 
 func TestServeTCPToken(t *testing.T) {

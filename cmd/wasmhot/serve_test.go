@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wasmhot/wasmhot/internal/control"
+	"github.com/wasmhot/wasmhot/control"
 )
 
 // The whole workflow of a node driven by the client commands: load, spawn,

@@ -9,7 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/wasmhot/wasmhot/internal/control"
+	"github.com/wasmhot/wasmhot/control"
 	"github.com/wasmhot/wasmhot/internal/watch"
 	"github.com/wasmhot/wasmhot/modules"
 )
