@@ -150,3 +150,43 @@ func TestLimitListener(t *testing.T) {
 		t.Fatal("the slot was not given back")
 	}
 }
+
+// TestBodiesInFlight: a request whose body would take the node past
+// MaxBodyBytes waits before reading it, and proceeds once the request
+// holding the bytes is done.
+func TestBodiesInFlight(t *testing.T) {
+	addr := tcpServer(t, Options{MaxRequestBytes: 1 << 20, MaxBodyBytes: 1 << 20}, "")
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	// A load that declares 1 MiB and sends a little of it.
+	if _, err := io.WriteString(slow, "POST /v1/load HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{\"modules\":["); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan string, 1)
+	go func() {
+		resp, err := http.Post("http://"+addr+"/v1/soft-purge", "application/json", strings.NewReader(`{"module":"nosuch"}`))
+		if err != nil {
+			answered <- err.Error()
+			return
+		}
+		resp.Body.Close()
+		answered <- resp.Status
+	}()
+	select {
+	case s := <-answered:
+		t.Fatalf("a request while 1 MiB of body is in flight: answered %s, want it to wait", s)
+	case <-time.After(300 * time.Millisecond):
+	}
+	slow.Close()
+	select {
+	case s := <-answered:
+		if !strings.HasPrefix(s, "200") {
+			t.Fatalf("soft-purge after the slow load went away: %s, want 200", s)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("soft-purge still waiting after the slow load went away")
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/wasmhot/wasmhot/host"
 	"github.com/wasmhot/wasmhot/internal/statedir"
 	"github.com/wasmhot/wasmhot/modules"
@@ -38,6 +40,13 @@ type Options struct {
 	// IdleTimeout; ReadHeaderTimeout when shorter).
 	MaxConns    int
 	IdleTimeout time.Duration
+	// MaxBodyBytes bounds the request bodies read at once, by their
+	// declared length (MaxRequestBytes when they declare none); a request
+	// waits for its share before its body is read (default
+	// MaxBodyBytesInFlight, raised to MaxRequestBytes if lower). Without
+	// it, many concurrent loads of large modules would each hold their
+	// body and its decoded bytes until refused or loaded.
+	MaxBodyBytes int64
 }
 
 // Server answers the control API for one host. It is safe for concurrent
@@ -53,6 +62,7 @@ type Server struct {
 	synced uint64
 
 	routes map[string]route
+	bodies *semaphore.Weighted // bytes of request bodies being read or used
 }
 
 type route struct {
@@ -68,7 +78,11 @@ func NewServer(opts Options) *Server {
 	if opts.ErrorLog == nil {
 		opts.ErrorLog = io.Discard
 	}
-	return &Server{opts: opts, routes: map[string]route{
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = MaxBodyBytesInFlight
+	}
+	opts.MaxBodyBytes = max(opts.MaxBodyBytes, opts.MaxRequestBytes)
+	return &Server{opts: opts, bodies: semaphore.NewWeighted(opts.MaxBodyBytes), routes: map[string]route{
 		"/v1/load":       {http.MethodPost, (*Server).load},
 		"/v1/soft-purge": {http.MethodPost, (*Server).softPurge},
 		"/v1/purge":      {http.MethodPost, (*Server).purge},
@@ -113,6 +127,14 @@ func (s *Server) Handler(token string) http.Handler {
 			writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethod, Message: fmt.Sprintf("%s wants %s, not %s", r.URL.Path, rt.method, r.Method)})
 			return
 		}
+		if r.Method == http.MethodPost {
+			release, err := s.reserveBody(r)
+			if err != nil {
+				writeError(w, toError(err))
+				return
+			}
+			defer release()
+		}
 		res, err := rt.handle(s, w, r)
 		if err != nil {
 			writeError(w, toError(err))
@@ -122,6 +144,25 @@ func (s *Server) Handler(token string) http.Handler {
 			writeJSON(w, http.StatusOK, res)
 		}
 	})
+}
+
+// reserveBody waits until the request's body may be read: its declared
+// length (or the cap, when it declares none) fits in MaxBodyBytes with the
+// bodies of the requests in progress. The reservation lasts until the
+// request is answered, since a load holds its decoded bytes until then.
+func (s *Server) reserveBody(r *http.Request) (release func(), err error) {
+	n := s.opts.MaxRequestBytes
+	if r.ContentLength >= 0 && r.ContentLength < n {
+		n = r.ContentLength
+	}
+	if r.ContentLength > s.opts.MaxRequestBytes {
+		return nil, tooLarge(s.opts.MaxRequestBytes)
+	}
+	n = max(n, 1)
+	if err := s.bodies.Acquire(r.Context(), n); err != nil {
+		return nil, &Error{Status: http.StatusServiceUnavailable, Code: CodeTimeout, Message: "request ended while waiting for other requests' bodies to be read"}
+	}
+	return func() { s.bodies.Release(n) }, nil
 }
 
 // authorized reports whether the Authorization header carries the token:
@@ -150,6 +191,10 @@ const (
 	// MaxConns is the number of connections one listener serves at once;
 	// the next ones wait in the listen backlog until one closes.
 	MaxConns = 256
+	// MaxBodyBytesInFlight is the default of Options.MaxBodyBytes: twice
+	// the default request cap, so two loads of the largest modules proceed
+	// at once and the rest wait before reading.
+	MaxBodyBytesInFlight = 2 * MaxRequestBytes
 )
 
 // Serve answers requests on ln until ctx ends, then shuts down: it stops
