@@ -12,9 +12,10 @@ import (
 
 // Hub is the io.Writer a node gives host.Config.WithLog. It echoes each
 // guest log line to an output (the node's stdout), keeps the most recent
-// lines, and hands every line to the subscribers of the logs endpoint. A
-// slow subscriber never blocks the guests: lines it cannot take are dropped
-// and it is told how many. Neither does a slow output: it is written from
+// lines (at most keep, and 1 MiB), and hands every line to the
+// subscribers of the logs endpoint. A slow subscriber never blocks the
+// guests: lines it cannot take (past 4,096 lines or 256 KiB queued for it)
+// are dropped and it is told how many. Neither does a slow output: it is written from
 // a goroutine of its own (internal/logbuf), which drops what does not fit
 // in 1 MiB and says so on the output once it moves again.
 type Hub struct {
@@ -23,18 +24,33 @@ type Hub struct {
 
 	mu      sync.Mutex
 	partial []byte
-	recent  []string // ring of the last keep lines, oldest first
+	recent  []string // the last keep lines, oldest first
+	rBytes  int      // of recent, at most keepBytes
 	subs    map[*subscription]struct{}
 	closed  bool
 }
 
+// subscription queues lines for one follower, bounded in lines and in
+// bytes; its goroutine hands them to the follower's channel in order.
 type subscription struct {
-	ch      chan string
+	out  chan string // unbuffered: what the follower reads
+	wake chan struct{}
+	done chan struct{} // closed by cancel or Close
+
+	mu      sync.Mutex
+	q       []string
+	qBytes  int
 	dropped int
 }
 
-// Subscription buffer: lines queued per follower before dropping.
-const subBuffer = 4096
+// The bounds of the hub: lines and bytes queued per follower (a follower
+// that does not keep up loses lines, and is told how many), and bytes of
+// recent lines kept (besides their number, keep).
+const (
+	subBuffer = 4096
+	subBytes  = 256 << 10
+	keepBytes = 1 << 20
+)
 
 // DefaultKeep is the number of recent lines a Hub keeps by default.
 const DefaultKeep = 1000
@@ -76,26 +92,95 @@ func (h *Hub) Write(p []byte) (int, error) {
 }
 
 func (h *Hub) publish(line string) {
-	if len(h.recent) == h.keep {
-		copy(h.recent, h.recent[1:])
-		h.recent = h.recent[:h.keep-1]
+	n := 0
+	for len(h.recent)-n > 0 && (len(h.recent)-n >= h.keep || h.rBytes+len(line) > keepBytes) {
+		h.rBytes -= len(h.recent[n])
+		n++
 	}
-	h.recent = append(h.recent, line)
+	if n > 0 {
+		h.recent = append(h.recent[:0], h.recent[n:]...)
+	}
+	if len(line) <= keepBytes {
+		h.recent = append(h.recent, line)
+		h.rBytes += len(line)
+	}
 	for s := range h.subs {
-		if s.dropped > 0 {
+		s.push(line)
+	}
+}
+
+// push queues line, or drops it when the queue is full; the first line
+// queued after a drop is preceded by a notice of how many were lost.
+func (s *subscription) push(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var notice string
+	if s.dropped > 0 {
+		notice = fmt.Sprintf("wasmhot: %d log line(s) dropped: this reader was too slow", s.dropped)
+	}
+	n := 1
+	if notice != "" {
+		n = 2
+	}
+	if len(s.q)+n > subBuffer || s.qBytes+len(notice)+len(line) > subBytes {
+		s.dropped++
+		return
+	}
+	if notice != "" {
+		s.q = append(s.q, notice)
+		s.qBytes += len(notice)
+		s.dropped = 0
+	}
+	s.q = append(s.q, line)
+	s.qBytes += len(line)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// forward hands the queued lines to the follower, in order, until the
+// subscription ends; then it hands over what is still queued, for a second
+// at most, and closes the follower's channel. A line leaves the queue only
+// once the follower has it.
+func (s *subscription) forward() {
+	defer close(s.out)
+	var last <-chan time.Time // the subscription ended: the last second
+	for {
+		s.mu.Lock()
+		if len(s.q) == 0 {
+			s.mu.Unlock()
+			if last != nil {
+				return
+			}
 			select {
-			case s.ch <- fmt.Sprintf("wasmhot: %d log line(s) dropped: this reader was too slow", s.dropped):
-				s.dropped = 0
-			default:
-				s.dropped++
+			case <-s.wake:
+				continue
+			case <-s.done:
+				last = time.After(time.Second)
 				continue
 			}
 		}
+		line := s.q[0]
+		s.mu.Unlock()
 		select {
-		case s.ch <- line:
-		default:
-			s.dropped++
+		case s.out <- line:
+		case <-s.done:
+			if last == nil {
+				last = time.After(time.Second)
+			}
+			continue
+		case <-last:
+			return
 		}
+		s.mu.Lock()
+		s.q[0] = ""
+		s.q = s.q[1:]
+		s.qBytes -= len(line)
+		if len(s.q) == 0 {
+			s.q = nil
+		}
+		s.mu.Unlock()
 	}
 }
 
@@ -112,21 +197,22 @@ func (h *Hub) Recent() []string {
 func (h *Hub) Subscribe() (recent []string, lines <-chan string, cancel func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s := &subscription{ch: make(chan string, subBuffer)}
+	s := &subscription{out: make(chan string), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	recent = append([]string(nil), h.recent...)
 	if h.closed {
-		close(s.ch)
-		return recent, s.ch, func() {}
+		close(s.out)
+		return recent, s.out, func() {}
 	}
 	h.subs[s] = struct{}{}
+	go s.forward()
 	var once sync.Once
-	return recent, s.ch, func() {
+	return recent, s.out, func() {
 		once.Do(func() {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			if _, ok := h.subs[s]; ok {
 				delete(h.subs, s)
-				close(s.ch)
+				close(s.done)
 			}
 		})
 	}
@@ -144,6 +230,6 @@ func (h *Hub) Close() {
 	h.closed = true
 	for s := range h.subs {
 		delete(h.subs, s)
-		close(s.ch)
+		close(s.done)
 	}
 }

@@ -65,3 +65,44 @@ func TestHubSlowReader(t *testing.T) {
 		t.Errorf("got %q after the notice", l)
 	}
 }
+
+// The hub's memory is bounded in bytes: large lines push out the recent
+// ones past 1 MiB, and a follower that does not read holds 256 KiB at most.
+func TestHubBytes(t *testing.T) {
+	h := NewHub(nil, 0)
+	defer h.Close()
+	_, lines, cancel := h.Subscribe()
+	defer cancel()
+	big := strings.Repeat("x", 100<<10)
+	for i := range 30 {
+		_, _ = fmt.Fprintf(h, "%d%s\n", i, big)
+	}
+	recent := h.Recent()
+	total := 0
+	for _, l := range recent {
+		total += len(l)
+	}
+	if total > keepBytes || len(recent) < 9 || !strings.HasPrefix(recent[len(recent)-1], "29") {
+		t.Errorf("recent: %d lines of %d bytes, last %.3q; want the last ones within %d bytes", len(recent), total, recent[len(recent)-1], keepBytes)
+	}
+	var got []string
+	for range 2 {
+		got = append(got, (<-lines)[:2])
+	}
+	_, _ = h.Write([]byte("after\n"))
+	for l := range lines {
+		if len(l) > 100<<10 {
+			l = l[:2]
+		}
+		got = append(got, l)
+		if l == "after" {
+			break
+		}
+	}
+	// 0 and 1 were queued (256 KiB), 28 more were dropped, then the notice
+	// and the next line.
+	want := []string{"0x", "1x", "wasmhot: 28 log line(s) dropped: this reader was too slow", "after"}
+	if !slices.Equal(got, want) {
+		t.Errorf("follower got %q, want %q", got, want)
+	}
+}
