@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Client talks to a node's control API. It is safe for concurrent use.
@@ -181,8 +183,40 @@ func (c *Client) Call(ctx context.Context, req CallRequest) ([]Value, error) {
 	return res.Results, c.do(ctx, http.MethodPost, "/v1/call", req, &res)
 }
 
+// CallBytes calls module:function by the bytes convention and returns its
+// output; see CallBytesRequest.
+func (c *Client) CallBytes(ctx context.Context, req CallBytesRequest) ([]byte, error) {
+	var res CallBytesResponse
+	return res.Output, c.do(ctx, http.MethodPost, "/v1/call-bytes", req, &res)
+}
+
+// Kill ends a live process with reason killed and returns its full pid;
+// pid may be a unique prefix (see MinPIDPrefix).
+func (c *Client) Kill(ctx context.Context, pid string) (string, error) {
+	var res KillResponse
+	return res.PID, c.do(ctx, http.MethodPost, "/v1/kill", KillRequest{PID: pid}, &res)
+}
+
+// ProcsByPID describes the given processes, live or exited, in the order
+// given; each pid may be a unique prefix (see MinPIDPrefix). One the node
+// does not know fails the whole request with noproc (or ambiguous).
+func (c *Client) ProcsByPID(ctx context.Context, pids ...string) ([]Process, error) {
+	if len(pids) == 0 {
+		return []Process{}, nil
+	}
+	q := url.Values{"pid": pids}
+	var res ProcsResponse
+	return res.Processes, c.do(ctx, http.MethodGet, "/v1/procs?"+q.Encode(), nil, &res)
+}
+
+// ErrNodeGone is the error of a log stream (Logs with follow) that the
+// node ended: it stopped, or its connection broke.
+var ErrNodeGone = errors.New("the node went away")
+
 // Logs calls line for each kept guest log line and, with follow, for every
-// new one until ctx ends or the node stops (then it returns nil).
+// new one until ctx ends (then it returns nil). A stream that ends before
+// ctx does (the node stopped or was killed) returns an error wrapping
+// ErrNodeGone.
 func (c *Client) Logs(ctx context.Context, follow bool, line func(string)) error {
 	q := url.Values{}
 	if follow {
@@ -198,8 +232,53 @@ func (c *Client) Logs(ctx context.Context, follow bool, line func(string)) error
 	for sc.Scan() {
 		line(sc.Text())
 	}
-	if err := sc.Err(); err != nil && ctx.Err() == nil {
+	err = sc.Err()
+	switch {
+	case ctx.Err() != nil:
+		return nil
+	case follow && err != nil:
+		return fmt.Errorf("node %s: logs: %w (%v)", c.node, ErrNodeGone, err)
+	case follow:
+		return fmt.Errorf("node %s: logs: %w", c.node, ErrNodeGone)
+	case err != nil:
 		return fmt.Errorf("node %s: logs: %w", c.node, err)
 	}
 	return nil
+}
+
+// Wait waits up to timeout for the node to accept connections: it dials
+// the node's socket (or TCP address) again while the socket does not exist
+// yet or the connection is refused, as happens while a node is starting.
+// It returns nil as soon as a connection is accepted (and closes it), else
+// the last dial error, in the form every method returns it. A timeout of 0
+// dials once.
+func (c *Client) Wait(ctx context.Context, timeout time.Duration) error {
+	network, addr := ParseNode(c.node)
+	deadline := time.Now().Add(timeout)
+	for {
+		var d net.Dialer
+		dctx, cancel := context.WithDeadline(ctx, time.Now().Add(max(time.Until(deadline), time.Second)))
+		conn, err := d.DialContext(dctx, network, addr)
+		cancel()
+		if err == nil {
+			return conn.Close()
+		}
+		if !retryDial(err) || !time.Now().Before(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("node %s: %w", c.node, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %s: %w", c.node, err)
+		case <-time.After(min(waitPoll, time.Until(deadline))):
+		}
+	}
+}
+
+// waitPoll is how often Wait dials a node that is not there yet.
+const waitPoll = 25 * time.Millisecond
+
+// retryDial reports whether a dial error may go away once a starting node
+// listens: no socket file yet, or nothing accepting.
+func retryDial(err error) bool {
+	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)
 }

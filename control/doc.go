@@ -16,10 +16,19 @@
 //	GET  /v1/modules                        -> ModulesResponse
 //	POST /v1/spawn       SpawnRequest       -> SpawnResponse
 //	POST /v1/send        SendRequest        -> OKResponse
-//	GET  /v1/procs[?all=true]               -> ProcsResponse
+//	POST /v1/kill        KillRequest        -> KillResponse
+//	GET  /v1/procs[?all=true][&pid=PID...]  -> ProcsResponse
 //	POST /v1/check       CheckRequest       -> BoolResponse
 //	POST /v1/call        CallRequest        -> CallResponse
+//	POST /v1/call-bytes  CallBytesRequest   -> CallBytesResponse
 //	GET  /v1/logs[?follow=true]             -> text/plain, one guest log line per line
+//
+// Wherever a request names a process (send, kill, check, procs) the pid
+// may be a unique prefix of at least MinPIDPrefix hex digits; the node
+// resolves it, or answers noproc (no process has it) or ambiguous
+// (several do). Answers about one module (soft-purge, purge, delete,
+// check) say "unknown_module": true when the node has no module of that
+// name, beside Erlang's boolean.
 //
 // A failure is an HTTP status and an [Error] body {"error": "...", "code":
 // "..."}; the codes (Code* constants) are stable and Erlang-like, e.g.
@@ -31,5 +40,6 @@
 // client reads them instead of parsing the message. A refused request
 // changes nothing.
 //
-// Start with [NewServer] and [Dial].
+// Start with [NewServer] and [Dial]; a client of a node that may still be
+// starting calls [Client.Wait] first.
 package control

@@ -3,11 +3,11 @@ package control
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/wasmhot/wasmhot/host"
 	"github.com/wasmhot/wasmhot/modules"
@@ -79,9 +79,17 @@ func (s *Server) softPurge(w http.ResponseWriter, r *http.Request) (any, error) 
 	}
 	s.codeMu.Lock()
 	defer s.codeMu.Unlock()
+	unknown := s.unknownModule(name)
 	ok, err := s.opts.Host.SoftPurge(r.Context(), name)
 	s.syncState()
-	return BoolResponse{Result: ok}, err
+	return BoolResponse{Result: ok, UnknownModule: unknown}, err
+}
+
+// unknownModule reports whether the host has no module name: neither
+// current nor old code.
+func (s *Server) unknownModule(name string) bool {
+	_, err := s.opts.Host.Which(name)
+	return errors.Is(err, host.ErrNotLoaded)
 }
 
 func (s *Server) purge(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -91,12 +99,13 @@ func (s *Server) purge(w http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	s.codeMu.Lock()
 	defer s.codeMu.Unlock()
+	unknown := s.unknownModule(name)
 	res, err := s.opts.Host.Purge(r.Context(), name)
 	s.syncState()
 	if err != nil {
 		return nil, err
 	}
-	return PurgeResponse{Result: res.KilledAny(), Killed: res.Killed, Interrupted: res.Interrupted, Waited: res.Waited}, nil
+	return PurgeResponse{Result: res.KilledAny(), Killed: res.Killed, Interrupted: res.Interrupted, Waited: res.Waited, UnknownModule: unknown}, nil
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -106,12 +115,13 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	s.codeMu.Lock()
 	defer s.codeMu.Unlock()
+	unknown := s.unknownModule(name)
 	ok, err := s.opts.Host.Delete(r.Context(), name)
 	s.syncState()
 	if err != nil {
 		return nil, err
 	}
-	return BoolResponse{Result: ok}, nil
+	return BoolResponse{Result: ok, UnknownModule: unknown}, nil
 }
 
 func (s *Server) modules(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -157,24 +167,16 @@ func (s *Server) spawn(w http.ResponseWriter, r *http.Request) (any, error) {
 	return SpawnResponse{PID: pid.String()}, nil
 }
 
-func parsePID(s string) (host.PID, error) {
-	pid, err := uuid.Parse(s)
-	if err != nil {
-		return pid, badRequest("bad pid %q: want a uuid", s)
-	}
-	return pid, nil
-}
-
 func (s *Server) send(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req SendRequest
 	if err := s.decode(w, r, &req); err != nil {
 		return nil, err
 	}
-	pid, err := parsePID(req.PID)
+	msg, err := bytesArg("message", req.Message, req.MessageBase64)
 	if err != nil {
 		return nil, err
 	}
-	msg, err := bytesArg("message", req.Message, req.MessageBase64)
+	pid, err := s.resolvePID(req.PID)
 	if err != nil {
 		return nil, err
 	}
@@ -190,12 +192,58 @@ func (s *Server) procs(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	res := ProcsResponse{Processes: []Process{}}
+	if pids := r.URL.Query()["pid"]; len(pids) > 0 {
+		// Those processes, exited or not, in the order asked.
+		for _, arg := range pids {
+			pid, err := s.resolvePID(arg)
+			if err != nil {
+				return nil, err
+			}
+			p, err := s.opts.Host.Process(pid)
+			if err != nil {
+				return nil, err
+			}
+			res.Processes = append(res.Processes, processJSON(p))
+		}
+		return res, nil
+	}
 	for _, p := range s.opts.Host.Processes() {
 		if all || p.Status != host.Exited {
 			res.Processes = append(res.Processes, processJSON(p))
 		}
 	}
 	return res, nil
+}
+
+func (s *Server) kill(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req KillRequest
+	if err := s.decode(w, r, &req); err != nil {
+		return nil, err
+	}
+	pid, err := s.resolvePID(req.PID)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.opts.Host.Process(pid)
+	if err != nil {
+		return nil, err
+	}
+	if p.Exit != nil {
+		return nil, &Error{Status: http.StatusNotFound, Code: CodeNoProc,
+			Message: fmt.Sprintf("process %s exited already: %s", pid, exitWords(p.Exit))}
+	}
+	if err := s.opts.Host.Kill(pid); err != nil {
+		return nil, err
+	}
+	return KillResponse{PID: pid.String()}, nil
+}
+
+// exitWords says how a process ended: its reason, and its error if any.
+func exitWords(e *host.Exit) string {
+	if e.Err != nil {
+		return string(e.Reason) + ": " + e.Err.Error()
+	}
+	return string(e.Reason)
 }
 
 func boolQuery(r *http.Request, name string) (bool, error) {
@@ -215,15 +263,19 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err := s.decode(w, r, &req); err != nil {
 		return nil, err
 	}
-	pid, err := parsePID(req.PID)
+	if err := modules.CheckName(req.Module); err != nil {
+		return nil, err
+	}
+	pid, err := s.resolvePID(req.PID)
 	if err != nil {
 		return nil, err
 	}
+	unknown := s.unknownModule(req.Module)
 	ok, err := s.opts.Host.CheckProcessCode(pid, req.Module)
 	if err != nil {
 		return nil, err
 	}
-	return BoolResponse{Result: ok}, nil
+	return BoolResponse{Result: ok, UnknownModule: unknown}, nil
 }
 
 func (s *Server) call(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -237,20 +289,62 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request) (any, error) {
 	if req.Function == "" {
 		return nil, badRequest("call: no function")
 	}
+	ctx, cancel, err := callContext(w, r, req.TimeoutMs)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	res, err := callNumbers(ctx, s.opts.Host, req)
+	s.syncAfter()
+	return res, err
+}
+
+// callContext is the context of a call through the API: bounded by
+// timeoutMs (0: DefaultCallTimeout; at most MaxCallTimeout), with the
+// answer's write deadline moved past it.
+func callContext(w http.ResponseWriter, r *http.Request, timeoutMs int64) (context.Context, context.CancelFunc, error) {
 	timeout := DefaultCallTimeout
-	if req.TimeoutMs != 0 {
-		timeout = time.Duration(req.TimeoutMs) * time.Millisecond
-		if req.TimeoutMs < 0 || timeout > MaxCallTimeout {
-			return nil, badRequest("call: timeout_ms %d: want 1..%d", req.TimeoutMs, MaxCallTimeout.Milliseconds())
+	if timeoutMs != 0 {
+		timeout = time.Duration(timeoutMs) * time.Millisecond
+		if timeoutMs < 0 || timeout > MaxCallTimeout {
+			return nil, nil, badRequest("call: timeout_ms %d: want 1..%d", timeoutMs, MaxCallTimeout.Milliseconds())
 		}
 	}
 	// The answer may come after WriteTimeout: the write deadline follows.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + WriteTimeout))
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	return ctx, cancel, nil
+}
+
+func (s *Server) callBytes(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req CallBytesRequest
+	if err := s.decode(w, r, &req); err != nil {
+		return nil, err
+	}
+	if err := modules.CheckName(req.Module); err != nil {
+		return nil, err
+	}
+	if req.Function == "" {
+		return nil, badRequest("call: no function")
+	}
+	in, err := bytesArg("input", req.Input, req.InputBase64)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel, err := callContext(w, r, req.TimeoutMs)
+	if err != nil {
+		return nil, err
+	}
 	defer cancel()
-	res, err := callNumbers(ctx, s.opts.Host, req)
+	out, err := s.opts.Host.CallBytes(ctx, req.Module, req.Function, in)
 	s.syncAfter()
-	return res, err
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []byte{}
+	}
+	return CallBytesResponse{Output: out}, nil
 }
 
 // logs writes the kept guest log lines, then with follow=true every new

@@ -46,17 +46,24 @@ type ModuleRequest struct {
 }
 
 // BoolResponse is the boolean answer of soft-purge, delete and check.
+// UnknownModule is true when the node had no module of that name (neither
+// current nor old code) when it answered: Result is then Erlang's answer
+// for a module that does not exist (soft-purge true, delete and check
+// false), and the name may be mistyped.
 type BoolResponse struct {
-	Result bool `json:"result"`
+	Result        bool `json:"result"`
+	UnknownModule bool `json:"unknown_module,omitempty"`
 }
 
 // PurgeResponse is the answer of purge: Result is code:purge/1's boolean
 // (true when a process was killed), the counts say what happened.
+// UnknownModule is as in BoolResponse.
 type PurgeResponse struct {
-	Result      bool `json:"result"`
-	Killed      int  `json:"killed"`
-	Interrupted int  `json:"interrupted"`
-	Waited      int  `json:"waited"`
+	Result        bool `json:"result"`
+	Killed        int  `json:"killed"`
+	Interrupted   int  `json:"interrupted"`
+	Waited        int  `json:"waited"`
+	UnknownModule bool `json:"unknown_module,omitempty"`
 }
 
 // ModulesResponse lists every module with current or old code, by name.
@@ -104,6 +111,13 @@ type SpawnResponse struct {
 	PID string `json:"pid"`
 }
 
+// A PID in a request (send, kill, check, procs) is a process's uuid, or a
+// unique prefix of it of at least MinPIDPrefix hex digits ("8b65b503"),
+// dashes optional, in any case. The node resolves a prefix among the
+// processes it knows (live and recently exited): none fails with noproc,
+// several with ambiguous.
+const MinPIDPrefix = 4
+
 // SendRequest puts a message in a process's mailbox: Message (text) or
 // MessageBase64 (bytes), not both.
 type SendRequest struct {
@@ -112,12 +126,27 @@ type SendRequest struct {
 	MessageBase64 []byte `json:"message_base64,omitempty"`
 }
 
+// KillRequest ends a live process with reason killed, as
+// exit(Pid, kill). A process that has exited already is noproc.
+type KillRequest struct {
+	PID string `json:"pid"`
+}
+
+// KillResponse gives the pid of the process killed (in full, when the
+// request gave a prefix).
+type KillResponse struct {
+	PID string `json:"pid"`
+}
+
 // OKResponse is the answer of requests that return nothing.
 type OKResponse struct {
 	OK bool `json:"ok"`
 }
 
-// ProcsResponse lists processes in spawn order.
+// ProcsResponse lists processes in spawn order. GET /v1/procs takes
+// "all=true" (recently exited processes too) and any number of "pid"
+// parameters (uuids or unique prefixes): then only those processes, live
+// or exited, in the order asked.
 type ProcsResponse struct {
 	Processes []Process `json:"processes"`
 }
@@ -165,6 +194,23 @@ const (
 	MaxCallTimeout     = time.Hour
 )
 
+// CallBytesRequest calls module:function by the bytes convention (see
+// host.CallBytes): the input is Input (text) or InputBase64 (bytes), not
+// both; TimeoutMs bounds the call as in CallRequest.
+type CallBytesRequest struct {
+	Module      string `json:"module"`
+	Function    string `json:"function"`
+	Input       string `json:"input,omitempty"`
+	InputBase64 []byte `json:"input_base64,omitempty"`
+	TimeoutMs   int64  `json:"timeout_ms,omitempty"`
+}
+
+// CallBytesResponse gives the bytes the function returned (base64 in
+// JSON).
+type CallBytesResponse struct {
+	Output []byte `json:"output"`
+}
+
 // CallResponse gives the results with their Wasm types.
 type CallResponse struct {
 	Results []Value `json:"results"`
@@ -193,6 +239,7 @@ const (
 	CodeUndef        = "undef"              // no such module:function in current code
 	CodeBadArity     = "badarity"           // wrong number or types of arguments
 	CodeNoProc       = "noproc"             // no such process
+	CodeAmbiguous    = "ambiguous"          // a pid prefix several processes share
 	CodeMailboxFull  = "mailbox_full"       // the process's mailbox is at its limit
 	CodeLimit        = "system_limit"       // a configured limit of the node
 	CodePurged       = "purged"             // the code was purged under the call

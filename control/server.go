@@ -93,6 +93,8 @@ func NewServer(opts Options) *Server {
 		"/v1/procs":      {http.MethodGet, (*Server).procs},
 		"/v1/check":      {http.MethodPost, (*Server).check},
 		"/v1/call":       {http.MethodPost, (*Server).call},
+		"/v1/call-bytes": {http.MethodPost, (*Server).callBytes},
+		"/v1/kill":       {http.MethodPost, (*Server).kill},
 		"/v1/logs":       {http.MethodGet, (*Server).logs},
 	}}
 }
