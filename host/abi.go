@@ -240,19 +240,23 @@ func (h *Host) abiSend(ctx context.Context, m api.Module, stack []uint64) {
 		stack[0] = i32Code(abiBadArgument)
 		return
 	}
-	stack[0] = i32Code(h.send(h.procs.get(to), msg))
+	switch h.send(h.procs.get(to), msg) {
+	case putOK:
+		stack[0] = 0
+	case putClosed:
+		stack[0] = i32Code(abiNoProc)
+	default: // the mailbox's bounds or the node's memory budget
+		stack[0] = i32Code(abiLimit)
+	}
 }
 
-// send delivers msg (owned by the mailbox from now on) and returns the ABI
-// code.
-func (h *Host) send(p *process, msg []byte) int32 {
+// send delivers msg (owned by the mailbox from now on); putClosed when
+// there is no such process.
+func (h *Host) send(p *process, msg []byte) putResult {
 	if p == nil || p.status.Load() == Exited {
-		return abiNoProc
+		return putClosed
 	}
-	if !p.mbox.put(msg) {
-		return abiLimit
-	}
-	return 0
+	return p.mbox.put(msg)
 }
 
 func (h *Host) abiReceive(ctx context.Context, m api.Module, stack []uint64) {
@@ -365,8 +369,18 @@ func (h *Host) abiSetState(ctx context.Context, m api.Module, stack []uint64) {
 		return
 	}
 	p.mu.Lock()
-	p.state = st
+	grow := int64(len(st) - len(p.state))
+	ok = grow <= 0 || h.mem.charge(grow)
+	if ok {
+		p.state = st
+		if grow < 0 {
+			h.mem.release(-grow)
+		}
+	}
 	p.mu.Unlock()
+	if !ok {
+		exit(p, Limit, fmt.Errorf("set_state: %d bytes: %w: the node's memory budget of %d bytes is used up", len(st), ErrLimit, h.mem.limit))
+	}
 }
 
 func (h *Host) abiContinue(ctx context.Context, m api.Module, stack []uint64) {

@@ -170,6 +170,9 @@ func (c *code) callStack(ctx context.Context, t *target, in *instance, stack []u
 	if over {
 		return c.overBudget(t, a)
 	}
+	if in.fam.overBudget.Load() { // the guest survived a refused grow
+		in.fam.overBudget.Store(false)
+	}
 	return nil
 }
 
@@ -189,6 +192,8 @@ func (c *code) callError(ctx context.Context, in *instance, t *target, err error
 	switch {
 	case purged:
 		return fail(Killed, ErrPurged)
+	case in.fam.overBudget.Swap(false):
+		return fail(Limit, fmt.Errorf("%w: memory budget used up (the guest could not grow its memory): %w", ErrLimit, err))
 	case ctx.Err() != nil:
 		return fail(Killed, ctx.Err())
 	case errors.Is(err, ErrUndef), errors.Is(err, ErrBadArity), errors.Is(err, ErrPurged), errors.Is(err, ErrLimit):

@@ -34,6 +34,9 @@ type code struct {
 	wasi        bool   // imports WASI (granted: checked at prepare)
 	stubs       []stub // one per imported guest module; fixed after link
 	stubsClosed sync.Once
+	// charged is what the version holds of the memory budget for its
+	// compiled code, given back when it is freed or discarded.
+	charged atomic.Int64
 	// linkSlots are the ext slots of the external calls the rewrite
 	// compiled into c, by link table entry (rewrite.Info.Imports).
 	linkSlots []uint32
@@ -192,6 +195,10 @@ func (c *code) instantiate(ctx context.Context, fam *family) (_ *instance, err e
 		out := &stdio{in: in}
 		cfg = cfg.WithStdout(out).WithStderr(out)
 	}
+	if need := max(c.ver.MemoryMin, recycledPageBytes); !c.h.mem.fits(int64(need)) {
+		c.h.mem.refused.Add(1)
+		return nil, fmt.Errorf("module[%s] vsn[%d]: instantiate: %w: memory budget of %d bytes used up (%d in use)", c.ver.Name, c.ver.Vsn, ErrLimit, c.h.mem.limit, c.h.mem.used.Load())
+	}
 	lctx, stubs, err := c.linkContext(ctx)
 	var mod api.Module
 	if err == nil {
@@ -199,7 +206,7 @@ func (c *code) instantiate(ctx context.Context, fam *family) (_ *instance, err e
 		// registered: its resolves find it in the ctx. It runs Wasm, so the
 		// process on this goroutine leaves host code meanwhile.
 		lctx = context.WithValue(lctx, ctxPendingKey{}, in)
-		lctx = experimental.WithMemoryAllocator(lctx, memoryAllocator(&in.closedIdle))
+		lctx = experimental.WithMemoryAllocator(lctx, memoryAllocator(in))
 		q := procFrom(ctx)
 		if q != nil {
 			q.leaveHost()
@@ -522,7 +529,11 @@ func (c *code) Free() {
 	c.h.forget(c)
 	_ = c.ver.Compiled.Close(context.Background())
 	c.closeStubs(context.Background())
+	c.uncharge()
 }
+
+// uncharge gives the version's compiled code back to the memory budget.
+func (c *code) uncharge() { c.h.mem.release(c.charged.Swap(0)) }
 
 // Detach implements purger.Target: c stops being its module's old code,
 // so that a new version can be loaded while the Go calls still running in

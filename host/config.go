@@ -60,6 +60,7 @@ type Config struct {
 	maxProcesses     int
 	mailboxLimit     int
 	mailboxBytes     int
+	memoryBudget     int64
 	maxMessageSize   int
 	callTimeout      time.Duration
 	purgeGrace       time.Duration
@@ -83,6 +84,7 @@ func NewConfig() Config {
 		maxProcesses:     DefaultMaxProcesses,
 		mailboxLimit:     DefaultMailboxLimit,
 		mailboxBytes:     DefaultMailboxBytes,
+		memoryBudget:     DefaultMemoryBudget(),
 		maxMessageSize:   DefaultMaxMessageSize,
 		purgeGrace:       DefaultPurgeGrace,
 		startTimeout:     DefaultStartTimeout,
@@ -117,6 +119,21 @@ func (c Config) WithMailboxLimit(n int) Config { c.mailboxLimit = n; return c }
 // fits); a send past it fails with ErrMailboxFull, as past the message
 // count.
 func (c Config) WithMailboxBytes(n int) Config { c.mailboxBytes = n; return c }
+
+// WithMemoryBudget bounds the memory the node holds for its guests, in
+// bytes: linear memories (by capacity), queued messages, process states,
+// each live process's fixed cost, and each loaded version's compiled code
+// (estimated as a multiple of its bytes) from the start of its load. An
+// action that would take the node past it fails and the node lives on: a
+// memory.grow returns -1 to the guest (a process that then traps exits
+// with reason limit; a Go call fails with ErrLimit); a spawn, send,
+// set_state, instantiation or load fails with ErrLimit. 0 charges
+// without a bound; otherwise at least 16 MiB. Default:
+// [DefaultMemoryBudget]. See [Host.MemoryUsage].
+func (c Config) WithMemoryBudget(bytes int64) Config { c.memoryBudget = bytes; return c }
+
+// MemoryBudget returns the configured memory budget in bytes (0: none).
+func (c Config) MemoryBudget() int64 { return c.memoryBudget }
 
 // WithMaxMessageSize caps the bytes of one message, of a process state and of
 // each side of a bytes call.
@@ -217,6 +234,9 @@ func (c Config) Validate() error {
 		if l.v < 1 {
 			errs = append(errs, fmt.Errorf("%s %d: want >= 1", l.name, l.v))
 		}
+	}
+	if c.memoryBudget < 0 || (c.memoryBudget > 0 && c.memoryBudget < minMemoryBudget) {
+		errs = append(errs, fmt.Errorf("memory budget %d bytes: want 0 (no bound) or >= %d", c.memoryBudget, minMemoryBudget))
 	}
 	if c.maxMessageSize > 1<<30 {
 		errs = append(errs, fmt.Errorf("max message size %d: want <= 1 GiB", c.maxMessageSize))

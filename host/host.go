@@ -45,6 +45,9 @@ type Host struct {
 	// guard checks the compilation cache directory (nil: none).
 	guard *cacheGuard
 
+	// mem is the node's memory budget (budget.go).
+	mem budget
+
 	ext       extSlots
 	epoch     api.MutableGlobal      // the link epoch (sandboxed mode)
 	epochMu   sync.Mutex             // orders bumps and new instances
@@ -91,6 +94,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		exports: exports.New[target](),
 		codes:   map[*modules.Version]*code{},
 		callers: map[*instance]struct{}{},
+		mem:     budget{limit: cfg.memoryBudget},
 	}
 	h.logOut = logbuf.New(cfg.log, logQueueBytes)
 	if len(unverified) > 0 {

@@ -286,6 +286,10 @@ type family struct {
 	// tickets are the gates a Go call entered in its resolves, left when
 	// the call ends (unlink).
 	tickets []*code
+	// overBudget is set when the memory budget refused to grow the memory
+	// of one of the family's instances: a trap that follows is reported
+	// as a limit.
+	overBudget atomic.Bool
 }
 
 // linked returns the family's instance of c, making it when needed. The

@@ -86,6 +86,7 @@ func (p *Prepared) Discard(ctx context.Context) {
 		}
 		p.codes[i].closeStubs(ctx)
 		m.Discard(ctx)
+		p.codes[i].uncharge()
 	}
 }
 
@@ -111,14 +112,25 @@ func (h *Host) Prepare(ctx context.Context, srcs ...Source) (_ *Prepared, err er
 	}
 	var errs []*modules.ModuleError
 	for _, src := range srcs {
+		// The compiled code is charged from the start: compiling holds
+		// more than the version will.
+		cost := int64(len(src.Wasm)) * codeCostFactor
+		if !h.mem.charge(cost) {
+			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: fmt.Errorf("%w: %d bytes of module need about %d bytes of the node's memory budget, which has %d of %d left",
+				ErrLimit, len(src.Wasm), cost, max(h.mem.limit-h.mem.used.Load(), 0), h.mem.limit)})
+			continue
+		}
 		mp, err := h.table.Prepare(ctx, modules.Source{Name: src.Name, Wasm: src.Wasm, Sticky: src.Sticky})
 		if err != nil {
+			h.mem.release(cost)
 			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: err})
 			continue
 		}
 		c := h.newCode(mp.Version)
+		c.charged.Store(cost)
 		if err := c.link(ctx); err != nil {
 			mp.Discard(ctx)
+			c.uncharge()
 			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: fmt.Errorf("%w: %w", ErrBadModule, err)})
 			continue
 		}
@@ -126,6 +138,7 @@ func (h *Host) Prepare(ctx context.Context, srcs ...Source) (_ *Prepared, err er
 		if err != nil {
 			c.closeStubs(ctx)
 			mp.Discard(ctx)
+			c.uncharge()
 			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: fmt.Errorf("%w: %w", ErrBadModule, err)})
 			continue
 		}

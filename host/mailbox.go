@@ -4,9 +4,9 @@ import (
 	"sync"
 )
 
-// mailbox is a FIFO of byte messages bounded in messages and in bytes.
-// Senders never block: a full mailbox refuses the message and keeps what
-// it has.
+// mailbox is a FIFO of byte messages bounded in messages and in bytes,
+// each queued message charged to the node's memory budget. Senders never
+// block: a full mailbox refuses the message and keeps what it has.
 type mailbox struct {
 	mu       sync.Mutex
 	q        [][]byte
@@ -15,18 +15,39 @@ type mailbox struct {
 	maxBytes int
 	bytes    int           // of the messages queued
 	notify   chan struct{} // holds a token while messages may be waiting
+	mem      *budget
+	closed   bool // the process exited: nothing more is queued
 }
 
-func newMailbox(limit, maxBytes int) *mailbox {
-	return &mailbox{limit: limit, maxBytes: maxBytes, notify: make(chan struct{}, 1)}
+func newMailbox(limit, maxBytes int, mem *budget) *mailbox {
+	return &mailbox{limit: limit, maxBytes: maxBytes, mem: mem, notify: make(chan struct{}, 1)}
 }
 
-// put appends msg (which the mailbox now owns); false when full.
-func (m *mailbox) put(msg []byte) bool {
+// putResult is the outcome of put.
+type putResult int
+
+const (
+	putOK     putResult = iota
+	putFull             // the mailbox's own bounds
+	putBudget           // the node's memory budget
+	putClosed           // the process exited
+)
+
+func msgCost(msg []byte) int64 { return int64(len(msg)) + messageCost }
+
+// put appends msg (which the mailbox now owns).
+func (m *mailbox) put(msg []byte) putResult {
 	m.mu.Lock()
-	if len(m.q)-m.head >= m.limit || m.bytes+len(msg) > m.maxBytes {
+	switch {
+	case m.closed:
 		m.mu.Unlock()
-		return false
+		return putClosed
+	case len(m.q)-m.head >= m.limit || m.bytes+len(msg) > m.maxBytes:
+		m.mu.Unlock()
+		return putFull
+	case !m.mem.charge(msgCost(msg)):
+		m.mu.Unlock()
+		return putBudget
 	}
 	m.q = append(m.q, msg)
 	m.bytes += len(msg)
@@ -35,7 +56,19 @@ func (m *mailbox) put(msg []byte) bool {
 	case m.notify <- struct{}{}:
 	default:
 	}
-	return true
+	return putOK
+}
+
+// close drops the queued messages, giving their bytes back to the budget,
+// and refuses any more.
+func (m *mailbox) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	for _, msg := range m.q[m.head:] {
+		m.mem.release(msgCost(msg))
+	}
+	m.q, m.head, m.bytes = nil, 0, 0
 }
 
 // take removes the first message when its length is at most max, and
@@ -53,6 +86,7 @@ func (m *mailbox) take(max int) (msg []byte, n int, ok bool) {
 	m.q[m.head] = nil
 	m.head++
 	m.bytes -= len(msg)
+	m.mem.release(msgCost(msg))
 	if m.head == len(m.q) {
 		m.q, m.head = m.q[:0], 0
 	} else if m.head > 1024 && m.head*2 > len(m.q) {

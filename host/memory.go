@@ -2,7 +2,6 @@ package host
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -34,34 +33,42 @@ const (
 // memPools holds idle memories by capacity in pages (index 1..16).
 var memPools [recycledMaxPages + 1]sync.Pool
 
-// linearMemory is an instance's memory (experimental.LinearMemory).
+// linearMemory is an instance's memory (experimental.LinearMemory). Its
+// capacity is charged to the node's memory budget (budget.go).
 type linearMemory struct {
 	buf []byte
 	max uint64
-	// idle is set by closeIdle before the instance is closed: its memory
-	// may be reused.
-	idle *atomic.Bool
+	in  *instance
+	// charged is the capacity charged to the budget.
+	charged int64
 }
 
-// memoryAllocator returns the allocator for one new instance; idle is the
-// instance's mark that it is closed idle.
-func memoryAllocator(idle *atomic.Bool) experimental.MemoryAllocator {
+// memoryAllocator returns the allocator for one new instance.
+func memoryAllocator(in *instance) experimental.MemoryAllocator {
 	return experimental.MemoryAllocatorFunc(func(capBytes, maxBytes uint64) experimental.LinearMemory {
-		m := &linearMemory{max: maxBytes, idle: idle}
+		m := &linearMemory{max: maxBytes, in: in}
 		if pages := capBytes / recycledPageBytes; capBytes%recycledPageBytes == 0 && pages >= 1 && pages <= recycledMaxPages {
 			if b, ok := memPools[pages].Get().(*[]byte); ok {
 				m.buf = (*b)[:0]
-				return m
 			}
 		}
-		m.buf = make([]byte, 0, capBytes)
+		if m.buf == nil {
+			m.buf = make([]byte, 0, capBytes)
+		}
+		// The instance was admitted by instantiate, which checked that its
+		// initial memory fits (a refusal here would be a panic in wazero).
+		m.charged = int64(cap(m.buf))
+		in.code.h.mem.force(m.charged)
 		return m
 	})
 }
 
 // Reallocate implements experimental.LinearMemory: the bytes past the
 // current length are zero (a recycled buffer was cleared when it was
-// freed), and growing past the capacity copies.
+// freed), and growing past the capacity copies, doubling the capacity
+// when the budget allows it. When not even that fits, it refuses (memory.grow returns -1) and
+// marks the instance, so that a guest that then traps ends with reason
+// limit.
 func (m *linearMemory) Reallocate(size uint64) []byte {
 	if size > m.max {
 		return nil
@@ -70,7 +77,24 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 		m.buf = m.buf[:size]
 		return m.buf
 	}
-	nb := make([]byte, size, max(size, min(2*uint64(cap(m.buf)), m.max)))
+	b := &m.in.code.h.mem
+	newCap := max(size, min(2*uint64(cap(m.buf)), m.max))
+	if !b.charge(int64(newCap) - m.charged) {
+		// Near the budget: half of what is left, so that a guest growing
+		// page by page still copies its memory a few times, not at each
+		// grow; then just what is asked.
+		left := max(b.limit-b.used.Load(), 0)
+		newCap = max(size, min(newCap, uint64(m.charged+left/2))&^(recycledPageBytes-1))
+		if !b.charge(int64(newCap) - m.charged) {
+			newCap = size
+			if !b.charge(int64(newCap) - m.charged) {
+				m.in.fam.overBudget.Store(true)
+				return nil
+			}
+		}
+	}
+	m.charged = int64(newCap)
+	nb := make([]byte, size, newCap)
 	copy(nb, m.buf)
 	m.buf = nb
 	return m.buf
@@ -78,11 +102,13 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 
 // Free implements experimental.LinearMemory: wazero calls it when the
 // instance closes. The memory of an instance closed idle goes back to its
-// pool, cleared.
+// pool, cleared; its charge goes back to the budget either way.
 func (m *linearMemory) Free() {
 	b := m.buf
 	m.buf = nil
-	if !m.idle.Load() {
+	m.in.code.h.mem.release(m.charged)
+	m.charged = 0
+	if !m.in.closedIdle.Load() {
 		return
 	}
 	pages := uint64(cap(b)) / recycledPageBytes

@@ -70,18 +70,21 @@ func (h *Host) Process(pid PID) (ProcessInfo, error) {
 	return p.info(), nil
 }
 
-// Send copies msg into the process's mailbox. It fails with ErrNoProcess or
-// ErrMailboxFull; nothing queued is ever dropped.
+// Send copies msg into the process's mailbox. It fails with ErrNoProcess,
+// ErrMailboxFull, or ErrLimit (a message over the maximum size, or the
+// node's memory budget used up); nothing queued is ever dropped.
 func (h *Host) Send(pid PID, msg []byte) error {
 	if len(msg) > h.cfg.maxMessageSize {
 		return fmt.Errorf("send to %s: %w: %d bytes, limit %d", pid, ErrLimit, len(msg), h.cfg.maxMessageSize)
 	}
 	p := h.procs.byPID(pid)
 	switch h.send(p, append([]byte(nil), msg...)) {
-	case 0:
+	case putOK:
 		return nil
-	case abiLimit:
+	case putFull:
 		return fmt.Errorf("send to %s: %w", pid, ErrMailboxFull)
+	case putBudget:
+		return fmt.Errorf("send to %s: %w: the node's memory budget of %d bytes is used up", pid, ErrLimit, h.mem.limit)
 	default:
 		return fmt.Errorf("send to %s: %w", pid, ErrNoProcess)
 	}

@@ -167,7 +167,7 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 		h:      h,
 		id:     uuid.New(),
 		module: module,
-		mbox:   newMailbox(h.cfg.mailboxLimit, max(h.cfg.mailboxBytes, h.cfg.maxMessageSize)),
+		mbox:   newMailbox(h.cfg.mailboxLimit, max(h.cfg.mailboxBytes, h.cfg.maxMessageSize), &h.mem),
 		killCh: make(chan struct{}),
 		done:   make(chan struct{}),
 		state:  append([]byte(nil), state...),
@@ -177,7 +177,11 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 	p.fam.proc = p
 	p.ctx = context.WithValue(context.Background(), ctxProcKey{}, p)
 	p.setStatus(Running)
+	if !h.mem.charge(p.cost()) {
+		return nil, fmt.Errorf("spawn %s:%s: %w: the node's memory budget of %d bytes is used up", module, function, ErrLimit, h.mem.limit)
+	}
 	if !h.procs.add(p, h.cfg.maxProcesses) {
+		h.mem.release(p.cost())
 		return nil, fmt.Errorf("spawn %s:%s: %w: %d processes", module, function, ErrLimit, h.cfg.maxProcesses)
 	}
 	t, entered := h.enterName(ctx, module, function, isEntry)
@@ -205,6 +209,11 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 	return p, nil
 }
 
+// cost is what a process holds of the memory budget besides its
+// instances' memories and its queued messages: a fixed cost and its state.
+// The caller holds p.mu, or p is not shared yet.
+func (p *process) cost() int64 { return processCost + int64(len(p.state)) }
+
 // isEntry accepts the targets a process can run: () -> ().
 func isEntry(t *target) bool { return t.sig.Equal(entrySig) }
 
@@ -213,11 +222,15 @@ func isEntry(t *target) bool { return t.sig.Equal(entrySig) }
 func (p *process) run(t *target) {
 	p.enterHost() // the host code between calls is a safepoint
 	exit := p.loopSafe(t)
+	p.mbox.close()
 	p.mu.Lock()
 	in := p.inst
 	p.inst = nil
 	p.exit = exit
+	cost := p.cost()
+	p.state = nil
 	p.mu.Unlock()
+	p.h.mem.release(cost)
 	if in != nil {
 		in.code.release(p)
 		in.close(0)
@@ -288,6 +301,9 @@ func (p *process) failure(in *instance, t *target, err error) Exit {
 		return Exit{Reason: Normal} // WASI proc_exit(0)
 	}
 	c := in.code
+	if p.fam.overBudget.Load() {
+		return Exit{Reason: Limit, Err: callErr(c.ver.Name, c.ver.Exports[t.idx].Name, c.ver.Vsn, Limit, fmt.Errorf("%w: memory budget used up (the guest could not grow its memory): %w", ErrLimit, err))}
+	}
 	return Exit{Reason: Trap, Err: callErr(c.ver.Name, c.ver.Exports[t.idx].Name, c.ver.Vsn, Trap, err)}
 }
 
@@ -401,6 +417,7 @@ func (t *procTable) add(p *process, limit int) bool {
 // abort removes a process that never started. Its done closes: a Close
 // (killAll) that saw it in the table meanwhile waits for it.
 func (t *procTable) abort(p *process) {
+	p.h.mem.release(p.cost())
 	t.mu.Lock()
 	delete(t.byHandle, p.handle)
 	delete(t.byID, p.id)

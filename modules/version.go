@@ -75,6 +75,9 @@ type Version struct {
 	// Memory reports whether the version exports a linear memory named
 	// "memory", which the bytes convention and the guest ABI need.
 	Memory bool
+	// MemoryMin is the initial size in bytes of that memory (0 when the
+	// version exports none).
+	MemoryMin uint64
 	// Rewrite records what the load-time rewrite injected (nil: the
 	// module was compiled as loaded). Compiled is of the rewritten bytes.
 	Rewrite *rewrite.Info
@@ -177,6 +180,9 @@ func newVersion(name string, wasm []byte, c wazero.CompiledModule, rw *rewrite.I
 		}
 		v.Imports = append(v.Imports, Import{Module: mod, Name: n, Signature: Signature{d.ParamTypes(), d.ResultTypes()}})
 	}
-	_, v.Memory = c.ExportedMemories()["memory"]
+	if md, ok := c.ExportedMemories()["memory"]; ok {
+		v.Memory = true
+		v.MemoryMin = uint64(md.Min()) << 16
+	}
 	return v
 }
