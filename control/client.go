@@ -106,6 +106,15 @@ func (c *Client) request(ctx context.Context, method, path string, body any) (*h
 	return resp, nil
 }
 
+// Do sends a request to an endpoint of the API (see the package doc), with
+// body encoded as JSON (nil: no body), and decodes the JSON answer into
+// out. The other methods are built on it; use it to read every field of
+// an answer, such as BoolResponse.UnknownModule. A failure the node
+// answers is an *Error.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	return c.do(ctx, method, path, body, out)
+}
+
 // do sends body (nil: none) and decodes the JSON reply into out.
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	resp, err := c.request(ctx, method, path, body)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -13,8 +14,8 @@ import (
 func callCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "call",
-		Usage:     "call MODULE:FUNCTION with numbers and print the results",
-		ArgsUsage: "MODULE FUNCTION [NUMBER]...",
+		Usage:     "call MODULE:FUNCTION with numbers and print the results, or with bytes (--bytes)",
+		ArgsUsage: "MODULE FUNCTION [NUMBER...|DATA|-]",
 		Description: "The call goes through the export table to the module's current version,\n" +
 			"as every external call does. Each NUMBER is converted to the type of the\n" +
 			"function's parameter: i32 and i64 take decimal (or 0x, 0o, 0b) integers,\n" +
@@ -24,13 +25,20 @@ func callCommand() *cli.Command {
 			"has not loaded yet (it may load it from its code path on this call) takes\n" +
 			"every NUMBER as a 64-bit integer.\n" +
 			"\n" +
+			"With --bytes the function follows the bytes convention (it takes\n" +
+			"(ptr, len i32) and returns ptr<<32|len, beside an export alloc): its input\n" +
+			"is DATA as given, or standard input when DATA is -, or nothing; its\n" +
+			"output goes to standard output as raw bytes, without a newline.\n" +
+			"\n" +
 			"The call is bounded by --timeout (default 30s, at most 1h); past it, it\n" +
 			"fails with timeout.\n" +
 			"\n" +
 			"Example:\n" +
-			"   wasmhot call counter add -5 2",
+			"   wasmhot call counter add -5 2\n" +
+			"   echo hello | wasmhot call --bytes counter echo -",
 		Flags: append(nodeFlags(),
-			&cli.DurationFlag{Name: "timeout", Value: control.DefaultCallTimeout, Usage: "bound on the call"}),
+			&cli.DurationFlag{Name: "timeout", Value: control.DefaultCallTimeout, Usage: "bound on the call"},
+			&cli.BoolFlag{Name: "bytes", Usage: "call by the bytes convention: DATA (or standard input, -) in, raw bytes out"}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 {
 				return usageError(c, "want MODULE and FUNCTION")
@@ -40,6 +48,9 @@ func callCommand() *cli.Command {
 			timeout := c.Duration("timeout")
 			if timeout < time.Millisecond || timeout > control.MaxCallTimeout {
 				return usageError(c, fmt.Sprintf("--timeout %v: want 1ms..%v", timeout, control.MaxCallTimeout))
+			}
+			if c.Bool("bytes") {
+				return callBytes(c, what, args, timeout)
 			}
 			cl, err := nodeClient(c)
 			if err != nil {
@@ -61,4 +72,40 @@ func callCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// maxStdinBytes bounds the input of call --bytes read from standard input:
+// a request carries at most control.MaxRequestBytes, base64-encoded.
+const maxStdinBytes = control.MaxRequestBytes / 4 * 3
+
+// callBytes is call --bytes MODULE FUNCTION [DATA|-].
+func callBytes(c *cli.Context, what string, args []string, timeout time.Duration) error {
+	if len(args) > 3 {
+		return usageError(c, fmt.Sprintf("--bytes takes one DATA (or - for standard input), got %d arguments after FUNCTION", len(args)-2))
+	}
+	var in []byte
+	if len(args) == 3 {
+		in = []byte(args[2])
+		if args[2] == "-" {
+			var err error
+			if in, err = io.ReadAll(io.LimitReader(c.App.Reader, maxStdinBytes+1)); err != nil {
+				return fail(what, fmt.Errorf("reading standard input: %w", err))
+			}
+			if len(in) > maxStdinBytes {
+				return fail(what, fmt.Errorf("standard input: over %d bytes", maxStdinBytes))
+			}
+		}
+	}
+	cl, err := nodeClient(c)
+	if err != nil {
+		return fail(what, err)
+	}
+	defer cl.Close()
+	out, err := cl.CallBytes(c.Context, control.CallBytesRequest{Module: args[0], Function: args[1], InputBase64: in,
+		TimeoutMs: timeout.Milliseconds()})
+	if err != nil {
+		return fail(what, err)
+	}
+	_, err = c.App.Writer.Write(out)
+	return err
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"github.com/urfave/cli/v2"
-
-	"github.com/wasmhot/wasmhot/control"
 )
 
 func deleteCommand() *cli.Command {
@@ -18,6 +16,6 @@ func deleteCommand() *cli.Command {
 			"Example:\n" +
 			"   wasmhot delete a && wasmhot purge a",
 		Flags:  nodeFlags(),
-		Action: moduleBool((*control.Client).Delete),
+		Action: moduleBool("/v1/delete"),
 	}
 }

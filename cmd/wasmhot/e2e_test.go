@@ -127,7 +127,16 @@ func TestMain(m *testing.M) {
 	if os.Getenv(asMain) == "1" {
 		main()
 	}
-	os.Exit(m.Run())
+	// `wasmhot run` caches compiled code in the user's cache directory
+	// by default: the tests' runs use one of their own.
+	cache, err := os.MkdirTemp("", "wasmhot-test-cache-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_CACHE_HOME", cache)
+	code := m.Run()
+	os.RemoveAll(cache)
+	os.Exit(code)
 }
 
 // commandBinary returns the path of the wasmhot command for subprocesses:

@@ -49,6 +49,8 @@ func TestExitCodes(t *testing.T) {
 		{"modules", []string{"modules", "extra"}, true, false, `wasmhot: modules: takes no arguments, got ["extra"]`},
 		{"spawn", []string{"spawn", "counter", "run", "--state"}, true, false, "wasmhot: spawn: flag --state needs a value"},
 		{"send", []string{"send", noPID}, true, false, "wasmhot: send: want 2 argument(s), got 1"},
+		{"kill", []string{"kill"}, true, false, "wasmhot: kill: want 1 argument(s), got 0"},
+		{"version", []string{"version", "x"}, false, false, `wasmhot: version: takes no arguments, got ["x"]`},
 		{"procs", []string{"procs", "--all=maybe"}, true, false, `wasmhot: procs: invalid boolean value "maybe" for --all`},
 		{"check", []string{"check", noPID}, true, false, "wasmhot: check: want 2 argument(s), got 1"},
 		{"call", []string{"call", "counter"}, true, false, "wasmhot: call: want MODULE and FUNCTION"},
@@ -70,6 +72,7 @@ func TestExitCodes(t *testing.T) {
 		{"modules", []string{"modules", "--node", none}, false, false, "wasmhot: modules: node " + none + ": "},
 		{"spawn", []string{"spawn", "counter", "nope"}, true, false, "wasmhot: spawn counter:nope: undef: "},
 		{"send", []string{"send", noPID, "hi"}, true, false, "wasmhot: send " + noPID + ": noproc: "},
+		{"kill", []string{"kill", noPID[:8]}, true, false, "wasmhot: kill " + noPID[:8] + ": noproc: no process has a pid starting with 00000000"},
 		{"procs", []string{"procs", "--node", none}, false, false, "wasmhot: procs: node " + none + ": "},
 		{"check", []string{"check", noPID, "counter"}, true, false, "wasmhot: check " + noPID + " counter: noproc: "},
 		{"call", []string{"call", "counter", "add", "1"}, true, false, "wasmhot: call counter:add: badarity: "},
@@ -109,6 +112,9 @@ func TestExitCodes(t *testing.T) {
 			t.Run(cases.kind+"/"+c.name, func(t *testing.T) { try(t, c, cases.code) })
 		}
 		for _, cmd := range app.Commands {
+			if cmd.Name == "version" && cases.code == exitFailure {
+				continue // it only prints what the binary says of itself
+			}
 			if !covered[cmd.Name] {
 				t.Errorf("no %s case for command %s", cases.kind, cmd.Name)
 			}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/wasmhot/wasmhot/control"
 )
 
 func logsCommand() *cli.Command {
@@ -11,8 +14,9 @@ func logsCommand() *cli.Command {
 		Name:  "logs",
 		Usage: "print a node's recent guest log lines, and with --follow the new ones",
 		Description: "Each line is \"MODULE vVSN PID: TEXT\", as the node prints it. The node\n" +
-			"keeps its last 1000 lines; --follow goes on printing until interrupted or\n" +
-			"until the node stops.\n" +
+			"keeps its last 1000 lines; --follow goes on printing until interrupted\n" +
+			"(exit 0) or until the node goes away: then it says so on stderr and\n" +
+			"exits 1.\n" +
 			"\n" +
 			"Example:\n" +
 			"   wasmhot logs --follow | grep ' v2 '",
@@ -28,9 +32,17 @@ func logsCommand() *cli.Command {
 				return err
 			}
 			defer cl.Close()
-			return cl.Logs(c.Context, c.Bool("follow"), func(l string) {
+			err = cl.Logs(c.Context, c.Bool("follow"), func(l string) {
 				fmt.Fprintln(c.App.Writer, l)
 			})
+			if errors.Is(err, control.ErrNodeGone) {
+				node := c.String("node")
+				if node == "" {
+					node = control.DefaultSocket()
+				}
+				return &explained{fmt.Sprintf("node %s went away: it stopped, or was killed", node), err}
+			}
+			return err
 		},
 	}
 }

@@ -11,17 +11,22 @@
 //	wasmhot modules     list a node's modules and versions
 //	wasmhot spawn       start a process on a node
 //	wasmhot send        send a process a message
+//	wasmhot kill        end a process (reason killed)
 //	wasmhot procs       list a node's processes
 //	wasmhot check       erlang:check_process_code/2 on a node
-//	wasmhot call        call a function with numbers on a node
+//	wasmhot call        call a function with numbers, or bytes, on a node
 //	wasmhot logs        print (and follow) a node's guest log lines
-//	wasmhot watch       reload changed .wasm files into a node
+//	wasmhot watch       reload changed .wasm files into a node (and rebuild them)
 //	wasmhot inspect     tell what a .wasm file imports and exports, and whether it loads
+//	wasmhot bench       measure each path against raw wazero
+//	wasmhot version     print the versions of wasmhot, Go and wazero
 //
 // Client commands find the node with --node (or $WASMHOT_NODE): a Unix
 // socket path, by default $XDG_RUNTIME_DIR/wasmhot.sock or ./wasmhot.sock,
-// or a loopback HOST:PORT with --token-file. Flags may follow the
-// positional arguments; "--" ends the flags.
+// or a loopback HOST:PORT with --token-file. They wait up to --wait (5s)
+// for a node that is starting. A process is named by its pid or a unique
+// prefix of it (at least 4 hex digits). Flags may follow the positional
+// arguments; "--" ends the flags.
 //
 // Exit status: 0 success, 1 failure, 2 usage error. Errors are one line on
 // stderr, "wasmhot: WHAT: CAUSE" (errors.go).
@@ -86,6 +91,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			"Example:\n" +
 			"   wasmhot serve --socket /tmp/n.sock &\n" +
 			"   wasmhot load --node /tmp/n.sock a.wasm",
+		Version:   readVersions().wasmhot,
 		Writer:    stdout,
 		ErrWriter: stderr,
 		// --code-path a,b is one directory named "a,b"; repeat the flag.
@@ -101,6 +107,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			modulesCommand(),
 			spawnCommand(),
 			sendCommand(),
+			killCommand(),
 			procsCommand(),
 			checkCommand(),
 			callCommand(),
@@ -108,6 +115,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			watchCommand(),
 			inspectCommand(),
 			benchCommand(),
+			versionCommand(),
 		},
 		// An unknown command is an error, not a help page.
 		Action: func(c *cli.Context) error {

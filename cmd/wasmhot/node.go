@@ -1,10 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -24,11 +25,40 @@ func nodeFlags(extra ...cli.Flag) []cli.Flag {
 			Usage:   "read the bearer token of a TCP node from `FILE`",
 			EnvVars: []string{"WASMHOT_TOKEN_FILE"},
 		},
+		&cli.DurationFlag{
+			Name:    "wait",
+			Value:   defaultWait,
+			Usage:   "wait up to `DURATION` for a node that is starting (its socket not there yet, or refusing connections); 0: do not wait",
+			EnvVars: []string{"WASMHOT_WAIT"},
+		},
 	}, extra...)
 }
 
-// nodeClient returns a client of the node the flags name.
+// defaultWait is how long a client command waits for its node by default:
+// enough for `wasmhot serve &` followed at once by a client command.
+const defaultWait = 5 * time.Second
+
+// nodeClient returns a client of the node the flags name, once the node
+// accepts connections (waiting up to --wait for it). A bad --wait is a
+// usage error.
 func nodeClient(c *cli.Context) (*control.Client, error) {
+	wait := c.Duration("wait")
+	if wait < 0 {
+		return nil, usageError(c, fmt.Sprintf("--wait %v: want 0 or more", wait))
+	}
+	cl, err := dialNode(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := cl.Wait(c.Context, wait); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return cl, nil
+}
+
+// dialNode returns a client of the node the flags name, without waiting.
+func dialNode(c *cli.Context) (*control.Client, error) {
 	node := c.String("node")
 	if node == "" {
 		node = control.DefaultSocket()
@@ -49,9 +79,10 @@ func printBool(c *cli.Context, b bool) {
 }
 
 // moduleBool is the action of a command that takes one module name, asks
-// the node a yes-or-no question about it, and prints true or false, as
-// Erlang prints the booleans of code:soft_purge/1 and code:delete/1.
-func moduleBool(ask func(cl *control.Client, ctx context.Context, module string) (bool, error)) cli.ActionFunc {
+// the node's endpoint path a yes-or-no question about it, and prints true
+// or false, as Erlang prints the booleans of code:soft_purge/1 and
+// code:delete/1.
+func moduleBool(path string) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		args, err := exactArgs(c, 1)
 		if err != nil {
@@ -63,12 +94,23 @@ func moduleBool(ask func(cl *control.Client, ctx context.Context, module string)
 			return fail(what, err)
 		}
 		defer cl.Close()
-		ok, err := ask(cl, c.Context, args[0])
+		var res control.BoolResponse
+		err = cl.Do(c.Context, http.MethodPost, path, control.ModuleRequest{Module: args[0]}, &res)
 		if err != nil {
 			return fail(what, err)
 		}
-		printBool(c, ok)
+		printBool(c, res.Result)
+		noteUnknown(c, res.UnknownModule, args[0])
 		return nil
+	}
+}
+
+// noteUnknown adds, on stderr, a note that the node has no module name,
+// when it said so: the Erlang answer printed stays what it is, but a
+// mistyped name should not pass for a module with nothing to do.
+func noteUnknown(c *cli.Context, unknown bool, name string) {
+	if unknown {
+		fmt.Fprintf(c.App.ErrWriter, "wasmhot: note: no module named %s is loaded on this node\n", name)
 	}
 }
 

@@ -2,39 +2,56 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/wasmhot/wasmhot/control"
 )
 
 func procsCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "procs",
-		Usage: "list a node's processes",
+		Name:      "procs",
+		Usage:     "list a node's processes, or describe some",
+		ArgsUsage: "[PID]...",
 		Description: "Columns: pid, module it was spawned in, version of the instance it runs,\n" +
 			"status (running, suspended in receive or sleep, exited), mailbox length,\n" +
-			"exit reason. --all also lists the processes that exited recently (the\n" +
-			"node keeps the last 1024). --json prints every field (see README.md,\n" +
-			"\"JSON output\").\n" +
+			"fuel used, exit reason. --all also lists the processes that exited\n" +
+			"recently (the node keeps the last 1024). With PIDs (each a pid or a\n" +
+			"unique prefix of at least 4 hex digits) only those processes, live or\n" +
+			"exited; a PID the node does not know is an error. --json prints every\n" +
+			"field (see README.md, \"JSON output\").\n" +
 			"\n" +
 			"Example:\n" +
-			"   wasmhot procs --all --json",
+			"   wasmhot procs --all --json\n" +
+			"   wasmhot procs 8b65b503",
 		Flags: nodeFlags(
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "include exited processes"},
 		),
 		Action: func(c *cli.Context) error {
-			if _, err := exactArgs(c, 0); err != nil {
-				return err
+			pids := c.Args().Slice()
+			if len(pids) > 0 && c.Bool("all") {
+				return usageError(c, "--all lists every process; give PIDs or --all, not both")
+			}
+			what := "procs"
+			if len(pids) > 0 {
+				what += " " + strings.Join(pids, " ")
 			}
 			cl, err := nodeClient(c)
 			if err != nil {
-				return err
+				return fail(what, err)
 			}
 			defer cl.Close()
-			ps, err := cl.Procs(c.Context, c.Bool("all"))
+			var ps []control.Process
+			if len(pids) > 0 {
+				ps, err = cl.ProcsByPID(c.Context, pids...)
+			} else {
+				ps, err = cl.Procs(c.Context, c.Bool("all"))
+			}
 			if err != nil {
-				return err
+				return fail(what, err)
 			}
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, ps)

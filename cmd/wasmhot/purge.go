@@ -35,6 +35,7 @@ func purgeCommand() *cli.Command {
 				return fail(what, err)
 			}
 			printBool(c, res.Result)
+			noteUnknown(c, res.UnknownModule, args[0])
 			if c.Bool("verbose") {
 				fmt.Fprintf(c.App.Writer, "killed %d process(es), interrupted %d call(s), waited for %d call(s)\n",
 					res.Killed, res.Interrupted, res.Waited)

@@ -17,7 +17,14 @@ func TestRun(t *testing.T) {
 	}
 	writeWasm(t, two, "probe", "probe")
 	writeWasm(t, two, "counter", "counter_v1")
-	badName := writeWasm(t, dir, "Bad", "probe")
+	dashed := writeWasm(t, dir, "My-Calc", "probe")
+	digit := writeWasm(t, dir, "1x", "probe")
+	clash := filepath.Join(dir, "clash")
+	if err := os.Mkdir(clash, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeWasm(t, clash, "a-b", "probe")
+	writeWasm(t, clash, "a_b", "probe")
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -31,10 +38,18 @@ func TestRun(t *testing.T) {
 		{"flags after the file", []string{probe, "--entry", "probe:state_roundtrip"}, 0, []string{": hello\n"}, "", true},
 		{"directory", []string{"--entry", "probe:state_roundtrip", two}, 0, []string{": hello\n"}, "", true},
 		{"trap", []string{"--entry", "probe:trap", probe}, 1, nil, "entry probe:trap exited: trap", false},
-		{"default entry main", []string{probe}, 1, nil, "probe:main: undef", false},
+		{"default entry main", []string{probe}, 1, nil, "probe:main: undef: no such function; the entry points of probe (exports of type () -> ()): abi, continue_bad_type,", false},
+		{"entry of another type", []string{"--entry", "probe:hello", probe}, 1, nil, "probe:hello: badarity: it is of type (i32)->(i32), not () -> (); the entry points of probe", false},
 		{"several modules need --entry", []string{two}, 1, nil, "--entry MOD:FN", false},
 		{"bad entry", []string{"--entry", "probe", probe}, 2, nil, "want MOD:FN", false},
-		{"bad module name", []string{badName}, 1, nil, `"Bad" is not a module name`, false},
+		{"file name made a module name", []string{"--entry", "my_calc:state_roundtrip", dashed}, 0, []string{"my_calc v1 "},
+			"My-Calc.wasm loads as module my_calc\n", false},
+		{"--name", []string{"--name", "calc", "--entry", "calc:state_roundtrip", dashed}, 0, []string{"calc v1 "}, "", true},
+		{"default entry of a derived name", []string{dashed}, 1, nil, "my_calc:main: undef", false},
+		{"no name can be made", []string{digit}, 1, nil, `no module name can be made of "1x" (a module name is [a-z][a-z0-9_]{0,63}); give one with --name`, false},
+		{"--name of a directory", []string{"--name", "x", "--entry", "probe:state_roundtrip", two}, 1, nil, "--name names the module of one FILE.wasm", false},
+		{"bad --name", []string{"--name", "Calc", probe}, 2, nil, `--name "Calc" is not a module name`, false},
+		{"two files, one name", []string{"--entry", "a_b:state_roundtrip", clash}, 1, nil, "would both load as module a_b; rename one", false},
 		{"missing file", []string{filepath.Join(dir, "nope.wasm")}, 1, nil, "no such file", false},
 		{"no argument", nil, 2, nil, "want 1 argument", false},
 	} {

@@ -11,8 +11,9 @@ func sendCommand() *cli.Command {
 		Name:      "send",
 		Usage:     "put a message in a process's mailbox",
 		ArgsUsage: "PID TEXT",
-		Description: "Sends TEXT (its bytes, as given) to the process. Use -- before a TEXT\n" +
-			"that starts with a dash.\n" +
+		Description: "Sends TEXT (its bytes, as given) to the process. PID may be a unique\n" +
+			"prefix of the pid (at least 4 hex digits, as `procs` and the demo show\n" +
+			"them). Use -- before a TEXT that starts with a dash.\n" +
 			"\n" +
 			"Example:\n" +
 			"   wasmhot send \"$pid\" hello",

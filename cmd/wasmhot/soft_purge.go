@@ -2,8 +2,6 @@ package main
 
 import (
 	"github.com/urfave/cli/v2"
-
-	"github.com/wasmhot/wasmhot/control"
 )
 
 func softPurgeCommand() *cli.Command {
@@ -17,6 +15,6 @@ func softPurgeCommand() *cli.Command {
 			"Example:\n" +
 			"   wasmhot soft-purge a        # false while a process lingers in a's old code",
 		Flags:  nodeFlags(),
-		Action: moduleBool((*control.Client).SoftPurge),
+		Action: moduleBool("/v1/soft-purge"),
 	}
 }

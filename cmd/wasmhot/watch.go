@@ -27,11 +27,20 @@ func watchCommand() *cli.Command {
 			"polled (stat every --interval, sha256 when size or mtime moved) and\n" +
 			"loaded once unchanged for one interval. Runs until interrupted.\n" +
 			"\n" +
+			"--build CMD runs CMD in a shell at start and whenever a source changes,\n" +
+			"before the files are looked at: the sources are the files under\n" +
+			"--build-watch (repeatable: a file, a directory, recursively, or a glob),\n" +
+			"by default under each watched directory (or the directory of each\n" +
+			"watched file), without hidden files, editor leftovers and the watched\n" +
+			".wasm files. A failed build prints its output on stderr, and what it\n" +
+			"wrote is not loaded: the node keeps its code.\n" +
+			"\n" +
 			"Example:\n" +
-			"   wasmhot watch --interval 500ms ./build",
-		Flags: nodeFlags(
+			"   wasmhot watch --interval 500ms ./build\n" +
+			"   wasmhot watch --build 'make guests' --build-watch src ./build",
+		Flags: nodeFlags(append([]cli.Flag{
 			&cli.DurationFlag{Name: "interval", Value: watch.DefaultInterval, Usage: "poll every `DURATION`"},
-		),
+		}, buildFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return usageError(c, "nothing to watch")
@@ -39,12 +48,23 @@ func watchCommand() *cli.Command {
 			if c.Duration("interval") <= 0 {
 				return usageError(c, "--interval must be positive")
 			}
+			if c.IsSet("build-watch") && c.String("build") == "" {
+				return usageError(c, "--build-watch goes with --build")
+			}
+			errOut := &lockedWriter{w: c.App.ErrWriter}
+			var b *builder
+			if cmd := c.String("build"); cmd != "" {
+				var err error
+				if b, err = newBuilder(cmd, c.StringSlice("build-watch"), c.Args().Slice(), errOut); err != nil {
+					return fail("watch", err)
+				}
+			}
 			cl, err := nodeClient(c)
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			w := &watcher{cl: cl, out: &lockedWriter{w: c.App.Writer}, errOut: &lockedWriter{w: c.App.ErrWriter}}
+			w := &watcher{cl: cl, out: &lockedWriter{w: c.App.Writer}, errOut: errOut, build: b}
 			return w.run(c.Context, c.Args().Slice(), c.Duration("interval"))
 		},
 	}
@@ -54,11 +74,16 @@ func watchCommand() *cli.Command {
 type watcher struct {
 	cl          *control.Client
 	out, errOut io.Writer
+	build       *builder // nil: no --build
 }
 
 func (w *watcher) run(ctx context.Context, paths []string, interval time.Duration) error {
+	built := w.build == nil || w.build.build(ctx)
 	p := watch.New(paths, nil)
 	initial := p.Prime()
+	if !built {
+		initial = nil // what a failed build wrote is not loaded
+	}
 	mods, err := w.cl.Modules(ctx)
 	if err != nil {
 		return fail("watch", err)
@@ -77,8 +102,22 @@ func (w *watcher) run(ctx context.Context, paths []string, interval time.Duratio
 	}
 	w.push(ctx, todo)
 	fmt.Fprintf(w.errOut, "wasmhot: watching %s (every %v); Ctrl-C to stop\n", strings.Join(paths, ", "), interval)
-	p.Run(ctx, interval, func(cs []watch.Change) { w.push(ctx, cs) })
-	return nil
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if w.build != nil && w.build.changed() && !w.build.build(ctx) {
+			p.Prime() // what a failed build wrote is not loaded
+			continue
+		}
+		if cs := p.Scan(); len(cs) > 0 {
+			w.push(ctx, cs)
+		}
+	}
 }
 
 // push loads the changed files into the node, with purge, atomically.
