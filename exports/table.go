@@ -38,9 +38,10 @@ type generation[T any] struct {
 type Table[T any] struct {
 	gen atomic.Pointer[generation[T]]
 
-	mu       sync.Mutex // serialises Resolve and Publish
+	mu       sync.Mutex // serialises Resolve, Publish and Sweep
 	slots    map[string]map[string]*Slot[T]
-	nslots   int
+	nslots   int   // indexes handed out (live slots and free ones)
+	free     []int // indexes of retired slots, for new slots
 	byModule map[string][]*Slot[T]
 }
 
@@ -54,14 +55,23 @@ func New[T any]() *Table[T] {
 	return t
 }
 
-// Slot is the stable handle of one module:function name. It stays valid for
-// the life of the table, across every publish.
+// Slot is the stable handle of one module:function name. It stays valid
+// across every publish until [Table.Sweep] retires it: a slot that is
+// undef and not pinned may be retired, and its index given to another
+// name. A holder of a slot that may be retired checks [Slot.Retired] after
+// each Lookup and, when it is, finds the name's slot again.
 type Slot[T any] struct {
 	t        *Table[T]
 	idx      int
+	pins     int // under t.mu
+	retired  atomic.Bool
 	Module   string
 	Function string
 }
+
+// Retired reports whether Sweep retired the slot. A Lookup made before
+// Retired returns false is the name's; after a true, it means nothing.
+func (s *Slot[T]) Retired() bool { return s.retired.Load() }
 
 // Lookup returns the entry the name has in the current generation, or nil
 // when the name is undef.
@@ -99,11 +109,62 @@ func (t *Table[T]) Find(module, function string) *Slot[T] {
 	return t.slots[module][function]
 }
 
-// Len returns the number of slots.
+// Len returns the number of live slots.
 func (t *Table[T]) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.nslots
+	return t.nslots - len(t.free)
+}
+
+// ResolvePinned is Resolve, and pins the slot: Sweep keeps it until as
+// many Unpin calls. Pin the slots whose index is kept outside the table
+// (compiled into code, say).
+func (t *Table[T]) ResolvePinned(module, function string) *Slot[T] {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.resolveLocked(module, function)
+	s.pins++
+	return s
+}
+
+// Unpin undoes one ResolvePinned.
+func (t *Table[T]) Unpin(s *Slot[T]) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s.pins <= 0 {
+		panic("exports: Unpin of a slot not pinned")
+	}
+	s.pins--
+}
+
+// Sweep retires the slots of module that are undef and not pinned, and
+// returns them: the table forgets their names, and their indexes go to
+// the next new names. Without sweeps, every name ever exported would keep
+// its slot for the life of the table.
+func (t *Table[T]) Sweep(module string) []*Slot[T] {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	g := t.gen.Load()
+	var retired []*Slot[T]
+	keep := t.byModule[module][:0]
+	for _, s := range t.byModule[module] {
+		if s.pins > 0 || s.lookupIn(g) != nil {
+			keep = append(keep, s)
+			continue
+		}
+		s.retired.Store(true)
+		delete(t.slots[module], s.Function)
+		t.free = append(t.free, s.idx)
+		retired = append(retired, s)
+	}
+	clear(t.byModule[module][len(keep):])
+	if len(keep) == 0 {
+		delete(t.byModule, module)
+		delete(t.slots, module)
+	} else {
+		t.byModule[module] = keep
+	}
+	return retired
 }
 
 func (t *Table[T]) resolveLocked(module, function string) *Slot[T] {
@@ -115,8 +176,16 @@ func (t *Table[T]) resolveLocked(module, function string) *Slot[T] {
 	if s := fns[function]; s != nil {
 		return s
 	}
-	s := &Slot[T]{t: t, idx: t.nslots, Module: module, Function: function}
-	t.nslots++
+	idx := t.nslots
+	if n := len(t.free); n > 0 {
+		// A retired index is undef in the current generation (Sweep
+		// retires only those) and no publish has touched it since.
+		idx = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else {
+		t.nslots++
+	}
+	s := &Slot[T]{t: t, idx: idx, Module: module, Function: function}
 	fns[function] = s
 	t.byModule[module] = append(t.byModule[module], s)
 	return s

@@ -553,3 +553,56 @@ func BenchmarkPublish(b *testing.B) {
 		})
 	}
 }
+
+// Sweep retires the undef, unpinned slots of a module; their indexes go
+// to new names, and a holder of a retired slot can tell.
+func TestSweep(t *testing.T) {
+	tab := exports.New[entry]()
+	tab.Publish(exports.Update[entry]{Module: "m", Entries: entries(1, "a", "b", "c")})
+	pinned := tab.ResolvePinned("m", "p") // imported, exported by nothing
+	tab.Publish(exports.Update[entry]{Module: "m", Entries: entries(2, "a")})
+	old := tab.Find("m", "b")
+	if n := tab.Len(); n != 4 {
+		t.Fatalf("Len = %d, want 4 (a, b, c, p)", n)
+	}
+	retired := tab.Sweep("m")
+	var names []string
+	for _, s := range retired {
+		names = append(names, s.Function)
+		if !s.Retired() {
+			t.Errorf("%s returned but not retired", s.Function)
+		}
+	}
+	if strings.Join(names, ",") != "b,c" {
+		t.Fatalf("retired %v, want b,c", names)
+	}
+	if tab.Len() != 2 || tab.Find("m", "b") != nil || tab.Find("m", "a") == nil || tab.Find("m", "p") != pinned || pinned.Retired() {
+		t.Fatalf("after the sweep: Len %d, b %v, a %v, p %v", tab.Len(), tab.Find("m", "b"), tab.Find("m", "a"), tab.Find("m", "p"))
+	}
+	// New names take the retired indexes: the table does not grow.
+	tab.Publish(exports.Update[entry]{Module: "n", Entries: entries(3, "x", "y")})
+	if tab.Len() != 4 {
+		t.Errorf("Len = %d after two new names, want 4", tab.Len())
+	}
+	if e := tab.Find("n", "x").Lookup(); e == nil || e.fn != "x" {
+		t.Errorf("n:x = %v", e)
+	}
+	// The old slot of m:b may now see another name's entry: it is retired.
+	if e := old.Lookup(); e != nil && !old.Retired() {
+		t.Errorf("a reused index seen through a slot not retired: %v", e)
+	}
+	// A name exported again gets a new slot.
+	tab.Publish(exports.Update[entry]{Module: "m", Entries: entries(4, "a", "b")})
+	if s := tab.Find("m", "b"); s == nil || s == old || s.Lookup().fn != "b" {
+		t.Errorf("m:b exported again: %v", s)
+	}
+	tab.Unpin(pinned)
+	tab.Publish(exports.Update[entry]{Module: "m"}) // delete
+	tab.Sweep("m")
+	if tab.Find("m", "p") != nil || tab.Find("m", "a") != nil {
+		t.Error("a deleted module's slots survive the sweep")
+	}
+	if tab.Len() != 2 {
+		t.Errorf("Len = %d, want n:x and n:y", tab.Len())
+	}
+}

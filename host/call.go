@@ -104,7 +104,7 @@ func (f *Func) acquire(ctx context.Context, s shape) (*target, *instance, error)
 		return nil, nil, err
 	}
 	slot := f.slot.Load()
-	if slot == nil {
+	if slot == nil || slot.Retired() {
 		if slot = f.h.findSlotLoading(ctx, f.module, f.function); slot == nil {
 			return nil, nil, undefErr(f.module, f.function)
 		}
@@ -133,12 +133,21 @@ func (f *Func) acquire(ctx context.Context, s shape) (*target, *instance, error)
 // export table, loading its module from the code path if needed. Every
 // call, the external calls a call chain makes included, resolves at the
 // moment it is made: a chain does not keep the generation it began in.
+// A slot retired since its holder found it is found again by name.
 func (h *Host) resolve(ctx context.Context, slot *exports.Slot[target]) *target {
-	t := slot.Lookup()
-	if t == nil && h.autoload(ctx, slot.Module) {
-		t = slot.Lookup()
+	for range 8 {
+		t := slot.Lookup()
+		if t == nil && h.autoload(ctx, slot.Module) {
+			t = slot.Lookup()
+		}
+		if !slot.Retired() {
+			return t
+		}
+		if slot = h.findSlot(slot.Module, slot.Function); slot == nil {
+			return nil
+		}
 	}
-	return t
+	return nil // retired under us again and again: as undef
 }
 
 // CallWithStack is Call without allocations: stack holds the arguments on

@@ -37,6 +37,9 @@ type code struct {
 	// charged is what the version holds of the memory budget for its
 	// compiled code, given back when it is freed or discarded.
 	charged atomic.Int64
+	// extIDs are the ext ids link took for c, one use each, given back
+	// with the budget (giveUp).
+	extIDs []uint32
 	// linkSlots are the ext slots of the external calls the rewrite
 	// compiled into c, by link table entry (rewrite.Info.Imports).
 	linkSlots []uint32
@@ -529,11 +532,21 @@ func (c *code) Free() {
 	c.h.forget(c)
 	_ = c.ver.Compiled.Close(context.Background())
 	c.closeStubs(context.Background())
-	c.uncharge()
+	c.giveUp()
 }
 
-// uncharge gives the version's compiled code back to the memory budget.
-func (c *code) uncharge() { c.h.mem.release(c.charged.Swap(0)) }
+// giveUp gives back what the version holds beside its instances: its
+// charge to the memory budget and its ext ids; then the names nobody
+// exports or imports any more are forgotten (sweep). It runs once the
+// version is freed or discarded, its stubs closed.
+func (c *code) giveUp() {
+	c.h.mem.release(c.charged.Swap(0))
+	c.mu.Lock()
+	ids := c.extIDs
+	c.extIDs = nil
+	c.mu.Unlock()
+	c.h.sweep(append(c.h.ext.drop(c.h, ids), c.ver.Name)...)
+}
 
 // Detach implements purger.Target: c stops being its module's old code,
 // so that a new version can be loaded while the Go calls still running in

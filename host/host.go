@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -180,33 +181,40 @@ func (h *Host) forget(c *code) {
 	h.codesMu.Unlock()
 }
 
-// slot returns the stable export-table slot of module:function, making it
-// if needed. Only imports (link tables) make slots: a slot lives as long
-// as the host.
-func (h *Host) slot(module, function string) *exports.Slot[target] {
-	k := funcKey{module, function}
-	if s, ok := h.slots.Load(k); ok {
-		return s.(*exports.Slot[target])
-	}
-	s, _ := h.slots.LoadOrStore(k, h.exports.Resolve(module, function))
-	return s.(*exports.Slot[target])
-}
-
 // findSlot returns the slot of module:function when some version exports
-// the name (or imports made it), or nil: looking up names nothing exports
-// (a guest spawning millions of made-up names, a client calling them)
-// keeps nothing.
+// the name or a loaded version imports it, or nil: looking up names
+// nothing exports (a guest spawning millions of made-up names, a client
+// calling them) keeps nothing. Slots are cached in h.slots.
+//
+// A slot lives while its name is exported or imported: when neither is
+// true any more (a version purged, a module deleted, an export dropped),
+// sweep retires it. A holder of a slot therefore checks Retired after its
+// Lookup (resolve does) and finds the slot again when it is.
 func (h *Host) findSlot(module, function string) *exports.Slot[target] {
 	k := funcKey{module, function}
 	if s, ok := h.slots.Load(k); ok {
-		return s.(*exports.Slot[target])
+		if s := s.(*exports.Slot[target]); !s.Retired() {
+			return s
+		}
+		h.slots.CompareAndDelete(k, s)
 	}
 	s := h.exports.Find(module, function)
 	if s == nil {
 		return nil
 	}
-	v, _ := h.slots.LoadOrStore(k, s)
-	return v.(*exports.Slot[target])
+	h.slots.Store(k, s)
+	return s
+}
+
+// sweep retires the slots of the modules' names that nothing exports or
+// imports any more, and drops them from the cache.
+func (h *Host) sweep(modules ...string) {
+	slices.Sort(modules)
+	for _, m := range slices.Compact(modules) {
+		for _, s := range h.exports.Sweep(m) {
+			h.slots.CompareAndDelete(funcKey{s.Module, s.Function}, s)
+		}
+	}
 }
 
 // findSlotLoading is findSlot after loading module from the code path

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -18,8 +19,10 @@ import (
 // extSlot is an export-table slot as a guest import sees it: the slot and
 // the signature the importer declared.
 type extSlot struct {
-	slot *exports.Slot[target]
+	slot *exports.Slot[target] // pinned while the id is used
 	sig  modules.Signature
+	key  extKey
+	refs int // the versions using the id (under extSlots.mu)
 	// checked is the last target whose signature matched sig.
 	checked atomic.Pointer[target]
 }
@@ -28,18 +31,24 @@ type extKey struct{ module, function, sig string }
 
 // extSlots numbers the (module, function, signature) triples that guests
 // import, so that a stub can name its target with an i32. Lookups by id are
-// lock-free.
+// lock-free. An id lives while a version uses it (counted): then its
+// export-table slot is pinned. An id no version uses goes to the next new
+// triple.
 type extSlots struct {
-	mu  sync.Mutex
-	ids map[extKey]uint32
-	tab atomic.Pointer[[]*extSlot]
+	mu   sync.Mutex
+	ids  map[extKey]uint32
+	free []uint32
+	tab  atomic.Pointer[[]*extSlot]
 }
 
+// id returns the id of imp, counting one more use; c.dropExt gives it
+// back.
 func (e *extSlots) id(h *Host, imp modules.Import) uint32 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	k := extKey{imp.Module, imp.Name, imp.Signature.String()}
 	if id, ok := e.ids[k]; ok {
+		(*e.tab.Load())[id].refs++
 		return id
 	}
 	if e.ids == nil {
@@ -49,11 +58,42 @@ func (e *extSlots) id(h *Host, imp modules.Import) uint32 {
 	if p := e.tab.Load(); p != nil {
 		tab = *p
 	}
-	id := uint32(len(tab))
-	tab = append(tab[:len(tab):len(tab)], &extSlot{slot: h.slot(imp.Module, imp.Name), sig: imp.Signature})
+	es := &extSlot{slot: h.exports.ResolvePinned(imp.Module, imp.Name), sig: imp.Signature, key: k, refs: 1}
+	var id uint32
+	if n := len(e.free); n > 0 {
+		id = e.free[n-1]
+		e.free = e.free[:n-1]
+		tab = slices.Clone(tab)
+		tab[id] = es
+	} else {
+		id = uint32(len(tab))
+		tab = append(tab[:len(tab):len(tab)], es)
+	}
 	e.tab.Store(&tab)
 	e.ids[k] = id
 	return id
+}
+
+// drop gives back one use of each id, and returns the modules whose slots
+// it unpinned (for a sweep).
+func (e *extSlots) drop(h *Host, ids []uint32) (unpinned []string) {
+	if len(ids) == 0 {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	tab := *e.tab.Load()
+	for _, id := range ids {
+		es := tab[id]
+		if es.refs--; es.refs > 0 {
+			continue
+		}
+		delete(e.ids, es.key)
+		e.free = append(e.free, id)
+		h.exports.Unpin(es.slot)
+		unpinned = append(unpinned, es.slot.Module)
+	}
+	return unpinned
 }
 
 func (e *extSlots) get(id uint32) *extSlot {
@@ -76,7 +116,9 @@ func (c *code) link(ctx context.Context) error {
 		for _, ri := range rw.Imports {
 			for _, imp := range c.ver.Imports {
 				if imp.Module == ri.Module && imp.Name == ri.Name {
-					c.linkSlots = append(c.linkSlots, c.h.ext.id(c.h, imp))
+					id := c.h.ext.id(c.h, imp)
+					c.extIDs = append(c.extIDs, id)
+					c.linkSlots = append(c.linkSlots, id)
 					break
 				}
 			}
@@ -89,8 +131,10 @@ func (c *code) link(ctx context.Context) error {
 			continue
 		}
 		seen[[2]string{imp.Module, imp.Name}] = true
+		id := c.h.ext.id(c.h, imp)
+		c.extIDs = append(c.extIDs, id)
 		byModule[imp.Module] = append(byModule[imp.Module], stubFunc{
-			name: imp.Name, sig: imp.Signature, slot: c.h.ext.id(c.h, imp),
+			name: imp.Name, sig: imp.Signature, slot: id,
 		})
 	}
 	names := make([]string, 0, len(byModule))

@@ -86,7 +86,7 @@ func (p *Prepared) Discard(ctx context.Context) {
 		}
 		p.codes[i].closeStubs(ctx)
 		m.Discard(ctx)
-		p.codes[i].uncharge()
+		p.codes[i].giveUp()
 	}
 }
 
@@ -130,7 +130,7 @@ func (h *Host) Prepare(ctx context.Context, srcs ...Source) (_ *Prepared, err er
 		c.charged.Store(cost)
 		if err := c.link(ctx); err != nil {
 			mp.Discard(ctx)
-			c.uncharge()
+			c.giveUp()
 			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: fmt.Errorf("%w: %w", ErrBadModule, err)})
 			continue
 		}
@@ -138,7 +138,7 @@ func (h *Host) Prepare(ctx context.Context, srcs ...Source) (_ *Prepared, err er
 		if err != nil {
 			c.closeStubs(ctx)
 			mp.Discard(ctx)
-			c.uncharge()
+			c.giveUp()
 			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: fmt.Errorf("%w: %w", ErrBadModule, err)})
 			continue
 		}
@@ -202,6 +202,12 @@ func (h *Host) finishLocked(p *Prepared) error {
 	if err != nil {
 		return err
 	}
+	// The names the new versions dropped, unless imported, are forgotten.
+	names := make([]string, len(p.codes))
+	for i, c := range p.codes {
+		names[i] = c.ver.Name
+	}
+	h.sweep(names...)
 	p.done = true
 	return nil
 }
@@ -369,10 +375,14 @@ func (h *Host) Delete(ctx context.Context, name string) (bool, error) {
 	}
 	h.codeMu.Lock()
 	defer h.codeMu.Unlock()
-	return h.table.Delete(name, func(modules.Switch) {
+	deleted, err := h.table.Delete(name, func(modules.Switch) {
 		h.exports.Publish(exports.Update[target]{Module: name})
 		h.bumpEpoch()
 	})
+	if deleted {
+		h.sweep(name)
+	}
+	return deleted, err
 }
 
 // SetSticky marks name sticky (or not): a sticky module refuses reload and

@@ -318,6 +318,12 @@ func (p *process) upgrade(fn string) (*target, Exit) {
 	}
 	for {
 		t := slot.Lookup()
+		if slot.Retired() {
+			if slot = p.h.findSlot(p.module, fn); slot == nil {
+				return nil, Exit{Reason: Undef, Err: undefErr(p.module, fn)}
+			}
+			continue
+		}
 		if t == nil {
 			return nil, Exit{Reason: Undef, Err: undefErr(p.module, fn)}
 		}
