@@ -1,8 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"os"
+	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -36,6 +40,11 @@ func hostFlags(extra ...cli.Flag) []cli.Flag {
 		&cli.IntFlag{Name: "max-processes", Value: host.DefaultMaxProcesses, Usage: "live processes"},
 		&cli.IntFlag{Name: "mailbox-limit", Value: host.DefaultMailboxLimit, Usage: "messages queued per process"},
 		&cli.IntFlag{Name: "mailbox-bytes", Value: host.DefaultMailboxBytes, Usage: "bytes of messages queued per process"},
+		&cli.StringFlag{
+			Name:  "memory-budget",
+			Value: "auto",
+			Usage: "memory the node holds for guests (linear memories, messages, states, processes, compiled code), e.g. `512MiB`, 2GiB; auto: 3/4 of the machine's or cgroup's memory; 0: no bound. Also sets the Go runtime's soft memory limit unless GOMEMLIMIT is set",
+		},
 		&cli.IntFlag{Name: "max-module-size", Value: host.DefaultMaxModuleSize, Usage: "bytes per module"},
 		&cli.IntFlag{Name: "max-modules", Value: host.DefaultMaxModules, Usage: "loaded modules"},
 		&cli.DurationFlag{Name: "call-timeout", Usage: "bound on each call made through the node (0: none; stops spinning guests only with --exec sandboxed)"},
@@ -79,8 +88,57 @@ func hostConfig(c *cli.Context) (host.Config, error) {
 		WithMaxModules(c.Int("max-modules")).
 		WithCallTimeout(c.Duration("call-timeout")).
 		WithFuel(c.Int64("fuel"))
+	if s := c.String("memory-budget"); s != "auto" {
+		n, err := parseBytes(s)
+		if err != nil {
+			return bad("--memory-budget %q: %v", s, err)
+		}
+		cfg = cfg.WithMemoryBudget(n)
+	}
 	if err := cfg.Validate(); err != nil {
 		return bad("%s", strings.TrimPrefix(err.Error(), "host: "))
 	}
+	setMemoryLimit(cfg.MemoryBudget())
 	return cfg, nil
+}
+
+// setMemoryLimit makes the Go runtime collect garbage harder as the
+// process nears its memory budget (the budget plus an eighth, for the
+// node's own heap), so that freed guest memory is returned before the
+// process grows past it. GOMEMLIMIT, when set, wins.
+func setMemoryLimit(budget int64) {
+	if budget <= 0 || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(budget + budget/8)
+}
+
+// parseBytes reads a size: a number of bytes, or one with a unit (KiB,
+// MiB, GiB, TiB, or K, M, G, T, all powers of 1024; KB, MB, GB, TB,
+// powers of 1000).
+func parseBytes(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40},
+		{"B", 1},
+	}
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range units {
+		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("want a size such as 512MiB or 2GiB (0: no bound)")
+	}
+	if n > math.MaxInt64/mult {
+		return 0, errors.New("too large")
+	}
+	return n * mult, nil
 }
