@@ -155,19 +155,30 @@ func TestLimitListener(t *testing.T) {
 // MaxBodyBytes waits before reading it, and proceeds once the request
 // holding the bytes is done.
 func TestBodiesInFlight(t *testing.T) {
-	addr := tcpServer(t, Options{MaxRequestBytes: 1 << 20, MaxBodyBytes: 1 << 20}, "")
+	addr := tcpServer(t, Options{MaxRequestBytes: 4 << 20, MaxBodyBytes: 4 << 20}, "")
 	slow, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer slow.Close()
-	// A load that declares 1 MiB and sends a little of it.
-	if _, err := io.WriteString(slow, "POST /v1/load HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{\"modules\":["); err != nil {
+	// A load that declares 3 MiB and sends a little of it.
+	if _, err := io.WriteString(slow, "POST /v1/load HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nContent-Length: 3145728\r\n\r\n{\"modules\":["); err != nil {
 		t.Fatal(err)
 	}
+	// A small request does not wait.
+	resp, err := http.Post("http://"+addr+"/v1/soft-purge", "application/json", strings.NewReader(`{"module":"nosuch"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("a small request beside a large body: %s", resp.Status)
+	}
+	// A second large one does.
 	answered := make(chan string, 1)
 	go func() {
-		resp, err := http.Post("http://"+addr+"/v1/soft-purge", "application/json", strings.NewReader(`{"module":"nosuch"}`))
+		body := `{"module":"nosuch"}` + strings.Repeat(" ", 2<<20)
+		resp, err := http.Post("http://"+addr+"/v1/soft-purge", "application/json", strings.NewReader(body))
 		if err != nil {
 			answered <- err.Error()
 			return
@@ -177,7 +188,7 @@ func TestBodiesInFlight(t *testing.T) {
 	}()
 	select {
 	case s := <-answered:
-		t.Fatalf("a request while 1 MiB of body is in flight: answered %s, want it to wait", s)
+		t.Fatalf("a 2 MiB request while 3 MiB of 4 are in flight: answered %s, want it to wait", s)
 	case <-time.After(300 * time.Millisecond):
 	}
 	slow.Close()

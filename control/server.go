@@ -40,12 +40,14 @@ type Options struct {
 	// IdleTimeout; ReadHeaderTimeout when shorter).
 	MaxConns    int
 	IdleTimeout time.Duration
-	// MaxBodyBytes bounds the request bodies read at once, by their
-	// declared length (MaxRequestBytes when they declare none); a request
-	// waits for its share before its body is read (default
-	// MaxBodyBytesInFlight, raised to MaxRequestBytes if lower). Without
-	// it, many concurrent loads of large modules would each hold their
-	// body and its decoded bytes until refused or loaded.
+	// MaxBodyBytes bounds the large request bodies (over SmallBody bytes,
+	// or of no declared length) read at once, by their declared length
+	// (MaxRequestBytes when they declare none); such a request waits for
+	// its share before its body is read (default MaxBodyBytesInFlight,
+	// raised to MaxRequestBytes if lower). Without it, many concurrent
+	// loads of large modules would each hold their body and its decoded
+	// bytes until refused or loaded. Small requests never wait behind
+	// large ones: they are bounded by the connection limit.
 	MaxBodyBytes int64
 }
 
@@ -148,19 +150,21 @@ func (s *Server) Handler(token string) http.Handler {
 	})
 }
 
-// reserveBody waits until the request's body may be read: its declared
-// length (or the cap, when it declares none) fits in MaxBodyBytes with the
-// bodies of the requests in progress. The reservation lasts until the
+// reserveBody waits until a large request's body may be read: its
+// declared length (or the cap, when it declares none) fits in
+// MaxBodyBytes with the large bodies of the requests in progress. The reservation lasts until the
 // request is answered, since a load holds its decoded bytes until then.
 func (s *Server) reserveBody(r *http.Request) (release func(), err error) {
-	n := s.opts.MaxRequestBytes
-	if r.ContentLength >= 0 && r.ContentLength < n {
-		n = r.ContentLength
-	}
 	if r.ContentLength > s.opts.MaxRequestBytes {
 		return nil, tooLarge(s.opts.MaxRequestBytes)
 	}
-	n = max(n, 1)
+	if r.ContentLength >= 0 && r.ContentLength <= SmallBody {
+		return func() {}, nil
+	}
+	n := s.opts.MaxRequestBytes
+	if r.ContentLength >= 0 {
+		n = r.ContentLength
+	}
 	if err := s.bodies.Acquire(r.Context(), n); err != nil {
 		return nil, &Error{Status: http.StatusServiceUnavailable, Code: CodeTimeout, Message: "request ended while waiting for other requests' bodies to be read"}
 	}
@@ -197,6 +201,10 @@ const (
 	// the default request cap, so two loads of the largest modules proceed
 	// at once and the rest wait before reading.
 	MaxBodyBytesInFlight = 2 * MaxRequestBytes
+	// SmallBody is the largest body that does not count against
+	// Options.MaxBodyBytes: calls, sends and spawns of small arguments
+	// never wait behind loads.
+	SmallBody = 1 << 20
 )
 
 // Serve answers requests on ln until ctx ends, then shuts down: it stops
