@@ -17,12 +17,16 @@ import (
 
 // The rebuild loop of `run --watch --build CMD` and `watch --build CMD`.
 //
-// The sources are the files under the --build-watch paths (by default the
-// directory of each watched .wasm file, or each watched directory),
-// recursively. A path with a glob character (* ? [) is a pattern of
-// filepath.Glob; a directory it matches counts whole. Hidden files and
-// directories (.git...), editor leftovers (*~, *.swp, *.tmp, #...#) and
-// the watched .wasm files themselves (the build's output) are no sources.
+// The sources are the --build-watch paths (by default the directory of
+// each watched .wasm file, or each watched directory). A file counts
+// whatever its name; a directory counts for the source files under it,
+// recursively: files with a source extension (sourceExts) or name
+// (sourceNames), so that logs, outputs and other files a build or a run
+// writes beside the sources do not start builds. A path with a glob
+// character (* ? [) is a pattern of filepath.Glob: the files it matches
+// count, the directories as above. Hidden files and directories
+// (.git...), editor leftovers (*~, *.swp, *.tmp, #...#) and the watched
+// .wasm files themselves (the build's output) are never sources.
 // The sources are polled at the same interval as the .wasm files, by size
 // and modification time; when a change has been stable for one interval,
 // CMD runs in a shell (sh -c CMD), from the current directory. A build
@@ -36,7 +40,7 @@ import (
 func buildFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "build", Usage: "run the shell command `CMD` first, and again whenever a source changes (with --watch); what it writes is reloaded, a failed build changes nothing"},
-		&cli.StringSliceFlag{Name: "build-watch", Usage: "the sources of --build: a file, a directory (recursively) or a glob `PATH` (repeatable; default: the directory of each watched .wasm file, or each watched directory)"},
+		&cli.StringSliceFlag{Name: "build-watch", Usage: "the sources of --build: a file, a directory (its source files, recursively: .go .c .h .wat .rs .zig .ts Makefile...) or a glob `PATH` (repeatable; default: the directory of each watched .wasm file, or each watched directory)"},
 	}
 }
 
@@ -112,6 +116,25 @@ func (b *builder) isOutput(path string) bool {
 	return b.outputs[path] || (b.outDirs[filepath.Dir(path)] && strings.HasSuffix(path, ".wasm"))
 }
 
+// sourceExts are the extensions of the files of a watched directory that
+// are sources: Go, C and C++, WAT, Rust, Zig, AssemblyScript, build files.
+var sourceExts = map[string]bool{
+	".go": true, ".mod": true, ".sum": true, ".s": true,
+	".c": true, ".h": true, ".cc": true, ".cpp": true, ".cxx": true, ".hh": true, ".hpp": true, ".hxx": true,
+	".wat": true, ".wast": true, ".in": true,
+	".rs": true, ".toml": true, ".zig": true, ".zon": true, ".ts": true,
+	".mk": true, ".cmake": true, ".sh": true,
+}
+
+// sourceNames are the names of files without such an extension that are
+// sources.
+var sourceNames = map[string]bool{"Makefile": true, "makefile": true, "GNUmakefile": true, "CMakeLists.txt": true}
+
+// isSource reports whether a file found in a watched directory is a source.
+func isSource(name string) bool {
+	return sourceExts[strings.ToLower(filepath.Ext(name))] || sourceNames[name]
+}
+
 // ignored reports whether a file or directory name is no source.
 func ignored(name string) bool {
 	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") || strings.HasSuffix(name, ".swp") ||
@@ -132,7 +155,7 @@ func (b *builder) measure() map[string]stamp {
 				}
 				return nil
 			}
-			if d.IsDir() || b.isOutput(path) || !d.Type().IsRegular() {
+			if d.IsDir() || b.isOutput(path) || !d.Type().IsRegular() || (path != root && !isSource(d.Name())) {
 				return nil
 			}
 			if fi, err := d.Info(); err == nil {

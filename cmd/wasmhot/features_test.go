@@ -257,22 +257,24 @@ func writeFile(t *testing.T, path string, content []byte) {
 }
 
 // buildDir makes a directory where the "build" copies the guest named in
-// the file which: v1.bin, v2.bin (test_v1, test_v2) and junk.bin (not a
-// module; the build fails after copying it) to OUT.
+// the source file which.h (any source extension would do): v1.bin, v2.bin
+// (v1 and v2) or junk.bin (not a module; the build fails after copying
+// it), to OUT. A file there without a source extension (a log) is no
+// source.
 func buildDir(t *testing.T, v1, v2 string) (dir, which string) {
 	t.Helper()
 	dir = t.TempDir()
 	writeFile(t, filepath.Join(dir, "v1.bin"), guestexamples.Wasm(v1))
 	writeFile(t, filepath.Join(dir, "v2.bin"), guestexamples.Wasm(v2))
 	writeFile(t, filepath.Join(dir, "junk.bin"), []byte("not wasm"))
-	which = filepath.Join(dir, "which")
+	which = filepath.Join(dir, "which.h")
 	writeFile(t, which, []byte("v1"))
 	return dir, which
 }
 
 // buildCommand is the shell command of buildDir's build, writing out.
 func buildCommand(dir, out string) string {
-	return `cd '` + dir + `' && w=$(cat which) && cp "$w.bin" '` + out + `' && ` +
+	return `cd '` + dir + `' && w=$(cat which.h) && cp "$w.bin" '` + out + `' && date >> build.log && ` +
 		`if [ "$w" = junk ]; then echo "junk is no module" >&2; exit 3; fi`
 }
 
@@ -303,8 +305,9 @@ func TestRunWatchBuild(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Errorf("exit %d; stderr:\n%s", code, stderr)
 	}
-	// Four builds: the first, then one per change of which. The builds'
-	// writes of test.wasm start none, and the junk was never loaded.
+	// Four builds: the first, then one per change of which.h. The builds'
+	// writes of test.wasm and build.log start none, and the junk was never
+	// loaded.
 	if n := strings.Count(stderr.String(), "wasmhot: building: "); n != 4 {
 		t.Errorf("%d builds, want 4; stderr:\n%s", n, stderr)
 	}
@@ -334,7 +337,7 @@ func TestWatchBuild(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"wasmhot", "watch", "--node", n.sock, "--interval", "20ms",
-			"--build", buildCommand(src, out), "--build-watch", filepath.Join(src, "which"), outDir}, stdout, stderr)
+			"--build", buildCommand(src, out), "--build-watch", filepath.Join(src, "*.h"), outDir}, stdout, stderr)
 	}()
 	waitOutput(t, stdout, `loaded counter vsn 1`)
 	writeFile(t, which, []byte("v2"))

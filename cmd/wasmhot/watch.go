@@ -28,12 +28,13 @@ func watchCommand() *cli.Command {
 			"loaded once unchanged for one interval. Runs until interrupted.\n" +
 			"\n" +
 			"--build CMD runs CMD in a shell at start and whenever a source changes,\n" +
-			"before the files are looked at: the sources are the files under\n" +
-			"--build-watch (repeatable: a file, a directory, recursively, or a glob),\n" +
-			"by default under each watched directory (or the directory of each\n" +
-			"watched file), without hidden files, editor leftovers and the watched\n" +
-			".wasm files. A failed build prints its output on stderr, and what it\n" +
-			"wrote is not loaded: the node keeps its code.\n" +
+			"before the files are looked at. The sources are what --build-watch names\n" +
+			"(repeatable; by default each watched directory, or the directory of each\n" +
+			"watched file): a directory counts for its source files, recursively\n" +
+			"(.go, go.mod, .c, .h, .wat, .rs, .zig, Makefile...), a file or a glob\n" +
+			"for what it matches; hidden files, editor leftovers and the watched .wasm\n" +
+			"files never count. A failed build prints its output on stderr, and what\n" +
+			"it wrote is not loaded: the node keeps its code.\n" +
 			"\n" +
 			"Example:\n" +
 			"   wasmhot watch --interval 500ms ./build\n" +
