@@ -379,7 +379,10 @@ func TestClientWaitsForNode(t *testing.T) {
 		t.Fatalf("modules ended (exit %d, stderr %q) before the node started", code, stderr)
 	default:
 	}
-	startNode(t, dir)
+	// The node runs in a subprocess: urfave/cli's flags are globals that
+	// two commands must not parse at once in one process.
+	e := &e2e{bin: commandBinary(t), sock: sock, dir: dir}
+	e.serve(t, filepath.Join(dir, "state"))
 	if code := <-done; code != 0 || !strings.HasPrefix(stdout.String(), "MODULE") {
 		t.Errorf("modules: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
