@@ -89,6 +89,7 @@ func (h *Host) instantiateABI(ctx context.Context) error {
 			if p != nil {
 				p.enterHost()
 				defer p.leaveHost()
+				p.hostYield()
 			}
 			fn(h, ctx, m, stack)
 		}), f.sig.Params, f.sig.Results).Export(f.name)
@@ -162,15 +163,21 @@ func exit(p *process, reason Reason, err error) {
 // read returns the guest bytes at ptr, len (i32 values from the stack),
 // copied, or ok false when they lie outside the memory.
 func read(m api.Module, ptr, n uint64) ([]byte, bool) {
-	p, l := int32(ptr), int32(n)
-	if p < 0 || l < 0 || m.Memory() == nil {
-		return nil, false
-	}
-	b, ok := m.Memory().Read(uint32(p), uint32(l))
+	b, ok := view(m, ptr, n)
 	if !ok {
 		return nil, false
 	}
 	return append([]byte(nil), b...), true
+}
+
+// view is read without the copy: the bytes are the guest's memory, valid
+// until the guest runs again (or grows its memory).
+func view(m api.Module, ptr, n uint64) ([]byte, bool) {
+	p, l := int32(ptr), int32(n)
+	if p < 0 || l < 0 || m.Memory() == nil {
+		return nil, false
+	}
+	return m.Memory().Read(uint32(p), uint32(l))
 }
 
 // readName reads a module or function name: valid UTF-8, at most 255 bytes.
@@ -301,8 +308,7 @@ func (h *Host) abiReceive(ctx context.Context, m api.Module, stack []uint64) {
 				woke = false
 			}
 		}
-		p.resume()
-		if p.killed() {
+		if !p.resume() || p.killed() {
 			exit(p, Killed, nil)
 		}
 		if !woke {
@@ -331,7 +337,9 @@ func (h *Host) abiSleep(ctx context.Context, m api.Module, stack []uint64) {
 	p.suspend()
 	select {
 	case <-t.C:
-		p.resume()
+		if !p.resume() {
+			exit(p, Killed, nil)
+		}
 	case <-p.killCh:
 		exit(p, Killed, nil)
 	}
@@ -361,18 +369,24 @@ func (h *Host) abiSetState(ctx context.Context, m api.Module, stack []uint64) {
 	if int32(stack[1]) > int32(h.cfg.maxMessageSize) {
 		exit(p, Limit, fmt.Errorf("set_state: %d bytes, limit %d", int32(stack[1]), h.cfg.maxMessageSize))
 	}
-	st, ok := read(m, stack[0], stack[1])
+	st, ok := view(m, stack[0], stack[1])
 	if !ok {
 		exit(p, BadArg, fmt.Errorf("set_state: %d+%d outside memory", int32(stack[0]), int32(stack[1])))
 	}
 	if p == nil {
 		return
 	}
+	// Only the process's own goroutine reads its state, so the state's
+	// buffer is reused (unless it is much larger than the new state):
+	// a guest setting its state in a loop does not allocate each time.
 	p.mu.Lock()
 	grow := int64(len(st) - len(p.state))
 	ok = grow <= 0 || h.mem.charge(grow)
 	if ok {
-		p.state = st
+		if cap(p.state) > 2*len(st)+4096 {
+			p.state = nil
+		}
+		p.state = append(p.state[:0], st...)
 		if grow < 0 {
 			h.mem.release(-grow)
 		}
@@ -399,7 +413,7 @@ func (h *Host) abiContinue(ctx context.Context, m api.Module, stack []uint64) {
 
 func (h *Host) abiLog(ctx context.Context, m api.Module, stack []uint64) {
 	p := procFrom(ctx)
-	line, ok := read(m, stack[0], stack[1])
+	line, ok := view(m, stack[0], stack[1]) // logLine copies what it keeps
 	if !ok {
 		exit(p, BadArg, fmt.Errorf("log: %d+%d outside memory", int32(stack[0]), int32(stack[1])))
 	}

@@ -204,7 +204,11 @@ func (h *Host) tick(ctx context.Context, m api.Module, stack []uint64) {
 		in.granted = g
 		if now := time.Now(); now.Sub(in.yielded) >= yieldEvery {
 			if !in.yielded.IsZero() {
-				runtime.Gosched()
+				if p == nil {
+					runtime.Gosched()
+				} else if !p.yieldCPU() {
+					exit(p, Killed, nil)
+				}
 			}
 			in.yielded = now
 		}

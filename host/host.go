@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -48,6 +49,8 @@ type Host struct {
 
 	// mem is the node's memory budget (budget.go).
 	mem budget
+	// cpus holds the CPU tokens of the running processes (cpu.go).
+	cpus chan struct{}
 
 	ext       extSlots
 	epoch     api.MutableGlobal      // the link epoch (sandboxed mode)
@@ -96,6 +99,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		codes:   map[*modules.Version]*code{},
 		callers: map[*instance]struct{}{},
 		mem:     budget{limit: cfg.memoryBudget},
+		cpus:    make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	h.logOut = logbuf.New(cfg.log, logQueueBytes)
 	if len(unverified) > 0 {

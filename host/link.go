@@ -234,6 +234,7 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 		if p.killed() { // the kill lands at the next host call
 			exit(p, Killed, nil)
 		}
+		p.hostYield()
 	}
 	ctx, ok := nest(ctx)
 	if !ok {

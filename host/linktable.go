@@ -290,6 +290,38 @@ type family struct {
 	// of one of the family's instances: a trap that follows is reported
 	// as a limit.
 	overBudget atomic.Bool
+	// mems are the mapped memories of the family's instances (memory.go),
+	// kept reachable while the family's goroutine may run in them.
+	mems map[*linearMemory]struct{} // under mu
+}
+
+func (f *family) keepMem(m *linearMemory) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mems == nil {
+		f.mems = map[*linearMemory]struct{}{}
+	}
+	f.mems[m] = struct{}{}
+}
+
+func (f *family) dropMem(m *linearMemory) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.mems, m)
+}
+
+// unmapFreed unmaps the family's memories whose instances are closed.
+// The caller knows that the family's goroutine runs no Wasm any more (a
+// process that exited).
+func (f *family) unmapFreed() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for m := range f.mems {
+		if m.freed.Load() {
+			m.mapped.unmap()
+			delete(f.mems, m)
+		}
+	}
 }
 
 // linked returns the family's instance of c, making it when needed. The

@@ -1,7 +1,9 @@
 package host
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -23,6 +25,17 @@ import (
 // (a kill, an interrupted call, trusted code that cannot be stopped) lets
 // its memory go to the GC, which frees it once nothing refers to it.
 
+// A memory that grows past mappedMin leaves the heap: it moves, once, to
+// an address range of its maximum size mapped from the system and made
+// accessible as it grows, so that growing never copies it again (a guest
+// growing a large memory page by page through the Go heap would copy it
+// at each step, and would keep the garbage collector busy). Its pages go
+// back to the system when its instance closes. An instance closed while a
+// call may still run in it keeps its range mapped (reading zeros) until
+// its family, which the goroutine running it holds, is garbage: unmapping
+// it under running code would crash the process.
+const mappedMin = 1 << 20
+
 // recycledCaps are the capacities kept for reuse: small memories, which
 // are most instances' (a Go guest's memory is larger and is left to the GC).
 const (
@@ -41,6 +54,24 @@ type linearMemory struct {
 	in  *instance
 	// charged is the capacity charged to the budget.
 	charged int64
+	// mapped is the memory's address range once it left the heap (nil
+	// before).
+	mapped *mapping
+	freed  atomic.Bool // Free ran
+}
+
+// mapping is a memory's range mapped from the system: reserved to the
+// memory's maximum, committed up to its size.
+type mapping struct {
+	b         []byte
+	committed uint64
+	gone      atomic.Bool // unmapped
+}
+
+func (mp *mapping) unmap() {
+	if !mp.gone.Swap(true) {
+		unreserve(mp.b)
+	}
 }
 
 // memoryAllocator returns the allocator for one new instance.
@@ -66,7 +97,8 @@ func memoryAllocator(in *instance) experimental.MemoryAllocator {
 // Reallocate implements experimental.LinearMemory: the bytes past the
 // current length are zero (a recycled buffer was cleared when it was
 // freed), and growing past the capacity copies, doubling the capacity
-// when the budget allows it. When not even that fits, it refuses (memory.grow returns -1) and
+// when the budget allows it (an eighth more when only that fits, so that
+// the copies stay few). When not even that fits, it refuses (memory.grow returns -1) and
 // marks the instance, so that a guest that then traps ends with reason
 // limit.
 func (m *linearMemory) Reallocate(size uint64) []byte {
@@ -77,20 +109,27 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 		m.buf = m.buf[:size]
 		return m.buf
 	}
+	if m.mapped != nil || size > mappedMin {
+		if buf, ok := m.growMapped(size); ok {
+			return buf
+		}
+		if m.mapped != nil || m.in.fam.overBudget.Load() {
+			return nil
+		}
+		// No mapping to be had (a platform without mmap, no address
+		// space left): the heap, as for small memories.
+	}
 	b := &m.in.code.h.mem
 	newCap := max(size, min(2*uint64(cap(m.buf)), m.max))
 	if !b.charge(int64(newCap) - m.charged) {
-		// Near the budget: half of what is left, so that a guest growing
-		// page by page still copies its memory a few times, not at each
-		// grow; then just what is asked.
-		left := max(b.limit-b.used.Load(), 0)
-		newCap = max(size, min(newCap, uint64(m.charged+left/2))&^(recycledPageBytes-1))
+		// Near the budget: an eighth more, not just what is asked, so
+		// that a guest growing page by page still copies its memory a
+		// few times, not at each grow; when not even that fits, refuse.
+		newCap = max(size, min(uint64(cap(m.buf))*9/8, m.max))
+		newCap = min((newCap+recycledPageBytes-1)&^(recycledPageBytes-1), max(m.max, size))
 		if !b.charge(int64(newCap) - m.charged) {
-			newCap = size
-			if !b.charge(int64(newCap) - m.charged) {
-				m.in.fam.overBudget.Store(true)
-				return nil
-			}
+			m.in.fam.overBudget.Store(true)
+			return nil
 		}
 	}
 	m.charged = int64(newCap)
@@ -98,6 +137,46 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	copy(nb, m.buf)
 	m.buf = nb
 	return m.buf
+}
+
+// growMapped grows a memory that left the heap, or moves it out: it
+// commits the range up to size, charged to the budget. ok is false when
+// the budget refuses (marking the family) or no range can be mapped.
+func (m *linearMemory) growMapped(size uint64) (_ []byte, ok bool) {
+	b := &m.in.code.h.mem
+	if !b.charge(int64(size) - m.charged) {
+		m.in.fam.overBudget.Store(true)
+		return nil, false
+	}
+	mp := m.mapped
+	if mp == nil {
+		r, err := reserve(m.max)
+		if err != nil {
+			b.release(int64(size) - m.charged)
+			return nil, false
+		}
+		mp = &mapping{b: r}
+	}
+	if err := commit(mp.b, mp.committed, size); err != nil {
+		b.release(int64(size) - m.charged)
+		if m.mapped == nil {
+			mp.unmap()
+		}
+		return nil, false
+	}
+	mp.committed = size
+	if m.mapped == nil {
+		copy(mp.b, m.buf)
+		m.mapped = mp
+		// The family keeps the memory reachable while its goroutine may
+		// run in it; the range is unmapped once neither is (or at Free,
+		// when idle).
+		m.in.fam.keepMem(m)
+		runtime.AddCleanup(m, (*mapping).unmap, mp)
+	}
+	m.charged = int64(size)
+	m.buf = mp.b[:size:size]
+	return m.buf, true
 }
 
 // Free implements experimental.LinearMemory: wazero calls it when the
@@ -108,6 +187,16 @@ func (m *linearMemory) Free() {
 	m.buf = nil
 	m.in.code.h.mem.release(m.charged)
 	m.charged = 0
+	defer m.freed.Store(true)
+	if mp := m.mapped; mp != nil {
+		if m.in.closedIdle.Load() {
+			mp.unmap()
+			m.in.fam.dropMem(m)
+		} else {
+			discard(mp.b[:mp.committed])
+		}
+		return
+	}
 	if !m.in.closedIdle.Load() {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/tetratelabs/wazero/api"
@@ -97,6 +98,12 @@ type process struct {
 	sp safepoints
 	// acct counts the fuel p uses (sandboxed mode) against its budget.
 	acct *account
+	// hasCPU: p holds one of the host's CPU tokens (cpu.go); only p's
+	// goroutine reads or writes it.
+	hasCPU bool
+	// yielded is when p last gave up its token at a host call (trusted
+	// mode; sandboxed processes yield at fuel ticks).
+	yielded time.Time
 }
 
 // Kill implements purger.Process: the process ends with reason killed.
@@ -132,9 +139,18 @@ func (p *process) killed() bool {
 func (p *process) setStatus(s Status) { p.status.Store(s) }
 
 // suspend marks p blocked in receive or sleep; resume, running again.
-func (p *process) suspend() { p.setStatus(Suspended) }
+// suspend marks p blocked (receive, sleep) and gives up its CPU token.
+func (p *process) suspend() {
+	p.setStatus(Suspended)
+	p.dropCPU()
+}
 
-func (p *process) resume() { p.setStatus(Running) }
+// resume marks p running once it has a CPU token again; false when it was
+// killed while it waited for one.
+func (p *process) resume() bool {
+	p.setStatus(Running)
+	return p.takeCPU()
+}
 
 // Spawn starts a process running module:function (an export of type
 // () -> ()) of the module's current version, with state as its initial
@@ -221,7 +237,11 @@ func isEntry(t *target) bool { return t.sig.Equal(entrySig) }
 // target, upgrading to the current version where it changed.
 func (p *process) run(t *target) {
 	p.enterHost() // the host code between calls is a safepoint
-	exit := p.loopSafe(t)
+	exit := Exit{Reason: Killed}
+	if p.takeCPU() {
+		exit = p.loopSafe(t)
+		p.dropCPU()
+	}
 	p.mbox.close()
 	p.mu.Lock()
 	in := p.inst
@@ -236,6 +256,7 @@ func (p *process) run(t *target) {
 		in.close(0)
 	}
 	p.fam.close()
+	p.fam.unmapFreed() // p's goroutine runs no Wasm any more
 	p.setStatus(Exited)
 	p.h.procs.exited(p)
 	close(p.done)

@@ -10,6 +10,8 @@
 ;;                      it 16 pages each time, until stopped
 ;;   spawner            (entry) spawns hog:idle until spawn fails, logs
 ;;                      "spawned <n> <code>", then waits forever
+;;   spam               (entry) logs 64 KiB lines (the host cuts them) in a
+;;                      loop, until stopped
 ;;   idle               (entry) waits forever
 (module
   (import "wasmhot" "self" (func $self (result i64)))
@@ -101,5 +103,10 @@
     (local.set $e (call $fmt (i32.add (local.get $e) (i32.const 1)) (local.get $r)))
     (call $log (i32.const 32) (i32.sub (local.get $e) (i32.const 32)))
     (call $wait))
+
+  (func (export "spam")
+    (loop $more
+      (call $log (i32.const 0) (i32.const 65536))
+      (br $more)))
 
   (func (export "idle") (call $wait)))
