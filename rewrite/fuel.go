@@ -22,7 +22,7 @@ func (rw *rewriter) code(r *reader) ([]byte, error) {
 		if r.err != nil {
 			break
 		}
-		body, err := rw.body(b)
+		body, err := rw.body(b, rw.m.paramsOf(rw.m.funcImps+i))
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", rw.m.funcImps+i, err)
 		}
@@ -32,6 +32,16 @@ func (rw *rewriter) code(r *reader) ([]byte, error) {
 	}
 	r.end("code")
 	return append(out, extra...), r.err
+}
+
+// paramsOf is the number of parameters of function f; 0 for a function
+// the module does not declare (a malformed module, which the rewrite
+// leaves for the validator to refuse).
+func (m *module) paramsOf(f uint32) uint32 {
+	if int(f) >= len(m.funcTypes) || int(m.funcTypes[f]) >= len(m.params) {
+		return 0
+	}
+	return m.params[m.funcTypes[f]]
 }
 
 // point is where fuel code goes: before instruction at, charge n units,
@@ -51,8 +61,9 @@ type frame struct {
 	parent, then, els int
 }
 
-// body rewrites one function body.
-func (rw *rewriter) body(b []byte) ([]byte, error) {
+// body rewrites one function body; params is the function's number of
+// parameters.
+func (rw *rewriter) body(b []byte, params uint32) ([]byte, error) {
 	r := &reader{b: b}
 	locals := r.count(2)
 	for i := uint32(0); i < locals && r.err == nil; i++ {
@@ -76,16 +87,69 @@ func (rw *rewriter) body(b []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := append(rw.out[:0], b[:prologue]...)
+	frames := rw.opts.MaxFrames > 0
+	out := rw.out[:0]
+	var tmp uint32
+	if frames {
+		out, tmp = framesLocals(out, b, prologue, params)
+		out = rw.framesEnter(out)
+	} else {
+		out = append(out, b[:prologue]...)
+	}
 	defer func() { rw.out = out[:0] }()
 	p := 0
+	depth := uint32(0) // open blocks, loops and ifs: the body's label is depth
 	for i, in := range ins {
 		for ; p < len(points) && points[p].at == i; p++ {
 			out = rw.fuelCode(out, points[p])
 		}
+		if frames {
+			out = rw.framesExit(out, b, in, depth, tmp)
+		}
+		switch in.op {
+		case opBlock, opLoop, opIf:
+			depth++
+		case opEnd:
+			if depth > 0 {
+				depth--
+			}
+		}
 		out = rw.emit(out, b, in)
 	}
 	return out, nil
+}
+
+// framesExit appends, before in, the counting out of the frame when in
+// may leave the function (depth open constructs around it).
+func (rw *rewriter) framesExit(out, b []byte, in instr, depth, tmp uint32) []byte {
+	switch in.op {
+	case opReturn, opReturnCall, opReturnCallIndirect:
+		return rw.framesLeave(out)
+	case opEnd:
+		if depth == 0 {
+			return rw.framesLeave(out)
+		}
+	case opBr:
+		if in.label == depth {
+			return rw.framesLeave(out)
+		}
+	case opBrIf:
+		if in.label == depth {
+			return rw.framesBrIf(out, tmp)
+		}
+	case opBrTable:
+		table, dflt := brTableTargets(b[in.start:in.end])
+		var fn []uint32
+		for k, l := range table {
+			if l == depth {
+				fn = append(fn, uint32(k))
+			}
+		}
+		if len(fn) > 0 || dflt == depth {
+			return rw.framesBrTable(out, tmp, uint32(len(table)), fn, dflt == depth)
+		}
+	}
+	return out
 }
 
 // meter finds where a body's basic blocks begin and what each costs. A

@@ -79,7 +79,7 @@ func FuzzRewrite(f *testing.F) {
 	}
 	// Every import is taken for another guest module: each call of one is
 	// compiled into a link-table call.
-	opts := rewrite.Options{Fuel: true, Link: true, InitialFuel: 1000, External: func(string) bool { return true }}
+	opts := rewrite.Options{Fuel: true, Link: true, InitialFuel: 1000, MaxFrames: 1000, External: func(string) bool { return true }}
 
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		out, _, rwErr := rewrite.Rewrite(wasm, opts) // a panic fails the target

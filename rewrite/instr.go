@@ -45,10 +45,11 @@ type instr struct {
 	op         byte
 	fn         uint32
 	hasFn      bool
-	global     int64 // -1: none
-	typ        int64 // -1: none
-	table      int64 // the highest table index it names; -1: none
-	elem       int64 // -1: none
+	global     int64  // -1: none
+	typ        int64  // -1: none
+	table      int64  // the highest table index it names; -1: none
+	elem       int64  // -1: none
+	label      uint32 // br, br_if: the label
 }
 
 // cost is the instruction's fuel cost: structural markers compile to no
@@ -74,8 +75,9 @@ func (r *reader) next() instr {
 		in.typ = r.blockType()
 	case op == opGlobalGet, op == opGlobalSet:
 		in.global = int64(r.u32())
-	case op == opBr, op == opBrIf,
-		op >= 0x20 && op <= 0x22: // local.*
+	case op == opBr, op == opBrIf:
+		in.label = r.u32()
+	case op >= 0x20 && op <= 0x22: // local.*
 		r.u32()
 	case op == 0x25, op == 0x26: // table.get, table.set
 		in.table = int64(r.u32())

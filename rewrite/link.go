@@ -56,6 +56,10 @@ func (rw *rewriter) link() {
 		rw.added = 2 // resolve
 	}
 	defined := uint32(len(m.funcTypes)) - m.funcImps
+	globals := m.globals // the fuel counter, then the frame counter
+	if rw.opts.MaxFrames > 0 {
+		globals++
+	}
 	rw.lk = linkLayout{
 		refType: m.types + 1,
 		first:   m.funcImps + rw.added + defined,
@@ -63,8 +67,8 @@ func (rw *rewriter) link() {
 		table:   m.tables,
 		links:   m.tables + 1,
 		lazySeg: m.elems + 1,
-		depth:   m.globals + 1,
-		epoch:   m.globals + 2,
+		depth:   globals + 1,
+		epoch:   globals + 2,
 		ext:     ext,
 	}
 	rw.lk.ref = rw.lk.first + uint32(len(m.exported))

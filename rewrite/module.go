@@ -326,6 +326,9 @@ func (rw *rewriter) run() ([]byte, error) {
 	rw.tickType = m.types
 	rw.info.TickIndex = m.funcImps
 	rw.info.FuelIndex = m.globals
+	if rw.opts.MaxFrames > 0 {
+		rw.info.FramesIndex = m.globals + 1
+	}
 	out := append([]byte(nil), header...)
 	// The sections the fuel needs may be missing: emit each at its place.
 	need := map[byte]bool{secType: true, secImport: true, secGlobal: true, secExport: true}
@@ -457,10 +460,18 @@ func (rw *rewriter) appended(id byte) (uint32, []byte) {
 		out = append(out, 0x7e, 0x01, opI64Const) // mut i64
 		out = wasmbin.AppendS64(out, rw.opts.InitialFuel)
 		n, out = 1, append(out, opEnd)
+		if rw.opts.MaxFrames > 0 {
+			n, out = 2, append(out, 0x7f, 0x01, opI32Const, 0, opEnd) // frames: mut i32 0
+		}
 	case secExport:
 		out = wasmbin.AppendName(out, FuelGlobal)
 		out = append(out, 0x03)
 		n, out = 1, wasmbin.AppendU32(out, rw.info.FuelIndex)
+		if rw.opts.MaxFrames > 0 {
+			out = wasmbin.AppendName(out, FramesGlobal)
+			out = append(out, 0x03)
+			n, out = 2, wasmbin.AppendU32(out, rw.info.FramesIndex)
+		}
 	}
 	if rw.opts.Link {
 		ln, lout := rw.linkItems(id)

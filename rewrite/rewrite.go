@@ -32,6 +32,11 @@ const (
 	// sets seen to -1 to force it).
 	EpochGlobal = "wasmhot:epoch"
 	SeenGlobal  = "wasmhot:seen"
+	// FramesGlobal is the export name of the injected mutable i32 global
+	// counting the frames of the instance's functions on the call stack
+	// (Options.MaxFrames). A trap does not unwind it: after one, a value
+	// above MaxFrames says the trap was the bound.
+	FramesGlobal = "wasmhot:frames"
 	// ReservedPrefix starts every name the rewriter injects; a module may
 	// not export a name with it, nor import from a module named with it.
 	ReservedPrefix = "wasmhot:"
@@ -66,6 +71,12 @@ type Options struct {
 	// functions the module calls externally (Link): each direct call of
 	// such an import becomes a call through the link table. Nil: none.
 	External func(module string) bool
+	// MaxFrames bounds the depth of the module's calls (0: no bound, as
+	// wazero's, which lets a call stack grow to 400 MB): every function
+	// counts its frames in a global exported as FramesGlobal, and an entry
+	// past MaxFrames traps (unreachable) with the counter above it. Fuel
+	// only.
+	MaxFrames uint32
 }
 
 // Import is an imported function.
@@ -79,8 +90,9 @@ type Info struct {
 	// headers); Charges the number of charges without a check.
 	Checks, Charges int
 	// TickIndex is the function index of the tick import in the output;
-	// FuelIndex the global index of the fuel counter.
-	TickIndex, FuelIndex uint32
+	// FuelIndex the global index of the fuel counter; FramesIndex that
+	// of the frame counter (Options.MaxFrames).
+	TickIndex, FuelIndex, FramesIndex uint32
 	// Entries names the link entry points (Options.Link): the i-th is the
 	// exported function whose name is Entries[i].
 	Entries []string

@@ -334,11 +334,16 @@ func (r *specScriptRun) rewrite(wasm []byte) (out []byte, info rewrite.Info, pan
 	}()
 	link := r.features != api.CoreFeaturesV1
 	out, info, err = rewrite.Rewrite(wasm, rewrite.Options{
-		Fuel: true, Link: link, InitialFuel: specInitialFuel,
+		Fuel: true, Link: link, InitialFuel: specInitialFuel, MaxFrames: specMaxFrames,
 		External: func(module string) bool { return module != "spectest" },
 	})
 	return out, info, false, err
 }
+
+// specMaxFrames bounds the rewritten world's call depth: deeper than any
+// script goes but for its stack exhaustion tests, which then trap at the
+// bound.
+const specMaxFrames = 100_000
 
 // resolve is the rewritten world's wasmhot:rt.resolve: entry k of the
 // caller's link table becomes the entry point of the function its k-th
