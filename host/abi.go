@@ -101,8 +101,9 @@ func (h *Host) instantiateABI(ctx context.Context) error {
 }
 
 // checkImport is the code table's import policy: wasmhot imports must be
-// ABI v1 functions with their exact types; any other import is an external
-// call to a guest module (see stub.go).
+// ABI v1 functions with their exact types, imports of a module of host
+// functions functions it has, with their exact types (hostfunc.go); any
+// other import is an external call to a guest module (see stub.go).
 func (h *Host) checkImport(module string, imp modules.Import) error {
 	if imp.Module == wasiModule {
 		if !h.cfg.grantsWASI(module) {
@@ -120,6 +121,9 @@ func (h *Host) checkImport(module string, imp modules.Import) error {
 			}
 		}
 		return fmt.Errorf("wasmhot has no function %q in ABI v1", imp.Name)
+	}
+	if m := h.cfg.hostModule(imp.Module); m != nil {
+		return m.checkImport(imp)
 	}
 	return checkExtImport(imp)
 }

@@ -194,6 +194,7 @@ func (c *code) overBudget(t *target, a *account) error {
 // callError classifies the failure of a call on in and discards in.
 func (c *code) callError(ctx context.Context, in *instance, t *target, err error) error {
 	purged := c.gate.Closed() && isClosed(in)
+	frames := in.overFrames() // before the close drops in's family
 	in.close(0)
 	fail := func(reason Reason, err error) error {
 		return callErr(c.ver.Name, c.ver.Exports[t.idx].Name, c.ver.Vsn, reason, err)
@@ -201,6 +202,8 @@ func (c *code) callError(ctx context.Context, in *instance, t *target, err error
 	switch {
 	case purged:
 		return fail(Killed, ErrPurged)
+	case frames:
+		return fail(Limit, fmt.Errorf("%w: %w", errFrames, err))
 	case in.fam.overBudget.Swap(false):
 		return fail(Limit, fmt.Errorf("%w: memory budget used up (the guest could not grow its memory): %w", ErrLimit, err))
 	case ctx.Err() != nil:

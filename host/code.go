@@ -146,6 +146,8 @@ type instance struct {
 	// mode).
 	ref   api.Function
 	depth api.Global
+	// frames is the injected frame counter (sandboxed mode; fuel.go).
+	frames api.Global
 	// epoch is the instance's copy of the link epoch, for the external
 	// calls compiled into it; the host sets it (bumpEpoch).
 	epoch api.MutableGlobal
@@ -157,6 +159,9 @@ type instance struct {
 	fuel    api.MutableGlobal
 	granted int64
 	yielded time.Time // the last tick that yielded the CPU (fuel.go)
+	// hostAlloc is the alloc export with a call engine of its own, for
+	// the bytes results of host functions (Caller.WriteBytes).
+	hostAlloc api.Function
 	// scratch is the value stack of external calls made on this instance,
 	// which the caller holds exclusively for the call.
 	scratch [maxExtParams]uint64
@@ -239,6 +244,7 @@ func (c *code) instantiate(ctx context.Context, fam *family) (_ *instance, err e
 		in.granted = int64(g.Get())
 	}
 	in.depth = mod.ExportedGlobal(rewrite.DepthGlobal)
+	in.frames = mod.ExportedGlobal(rewrite.FramesGlobal)
 	if g, ok := mod.ExportedGlobal(rewrite.SeenGlobal).(api.MutableGlobal); ok {
 		in.seen = append(in.seen, g)
 	}

@@ -29,7 +29,7 @@ type autoload struct {
 // name share one load. In embedded mode, or without a code path, it does
 // nothing.
 func (h *Host) autoload(ctx context.Context, module string) bool {
-	if !h.cfg.interactive || len(h.cfg.codePath) == 0 || !modules.ValidName(module) {
+	if !h.cfg.interactive || len(h.cfg.codePath) == 0 || !modules.ValidName(module) || h.cfg.hostModule(module) != nil {
 		return false
 	}
 	a := &h.autoloads

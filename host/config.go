@@ -71,6 +71,7 @@ type Config struct {
 	codePath         []string
 	interactive      bool
 	wasi             map[string]bool
+	hostMods         []hostModule // WithHostFunctions (hostfunc.go)
 }
 
 // NewConfig returns the default configuration: sandboxed mode, the limits
@@ -253,6 +254,7 @@ func (c Config) Validate() error {
 	if c.callTimeout < 0 {
 		errs = append(errs, fmt.Errorf("call timeout %v: want >= 0", c.callTimeout))
 	}
+	errs = append(errs, c.validateHostFuncs()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("host: bad config: %w", err)
 	}

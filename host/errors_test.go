@@ -1,10 +1,13 @@
 package host_test
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/hosttest"
 )
 
 // TestCallError: every call failure is a *host.CallError naming what was
@@ -57,16 +60,16 @@ func TestCallError(t *testing.T) {
 }
 
 // TestSelfRecursion: a module that calls its own import of itself without
-// end fails the call and the host goes on. Sandboxed: the calls stay in
-// Wasm, through the link table, until wazero's stack limit traps. Trusted:
-// each call nests Go frames through the host, until maxHostNesting ends it
-// with limit, well before the Go stack would overflow (which would end the
-// Go program).
+// end fails the call with limit and the host goes on. Sandboxed: the calls
+// stay in Wasm, through the link table, until the frame bound (MaxFrames)
+// ends them, long before wazero's 400 MB stack would. Trusted: each call
+// nests Go frames through the host, until maxHostNesting ends it, well
+// before the Go stack would overflow (which would end the Go program).
 func TestSelfRecursion(t *testing.T) {
 	for _, tc := range []struct {
 		mode host.Mode
 		want error
-	}{{host.Sandboxed, host.ErrTrap}, {host.Trusted, host.ErrLimit}} {
+	}{{host.Sandboxed, host.ErrLimit}, {host.Trusted, host.ErrLimit}} {
 		t.Run(tc.mode.String(), func(t *testing.T) {
 			h := newHost(t, host.NewConfig().WithMode(tc.mode).WithLog(nil))
 			mustLoad(t, h, "selfrec", "selfrec")
@@ -78,5 +81,24 @@ func TestSelfRecursion(t *testing.T) {
 				t.Fatalf("the host after the recursion: probe:hello(7) = %v, %v", res, err)
 			}
 		})
+	}
+}
+
+// TestFrameBound: a guest recursing in its own code without end (no host
+// calls) fails with limit in sandboxed mode, and the host goes on;
+// recursion within the bound works.
+func TestFrameBound(t *testing.T) {
+	ctx := context.Background()
+	n := hosttest.NewNode(t, host.NewConfig())
+	n.Load("frames", wasm("frames"))
+	if got := call1(t, n.H, "frames", "by_return", host.MaxFrames-10); got != host.MaxFrames-10 {
+		t.Fatalf("by_return(%d) = %d", host.MaxFrames-10, got)
+	}
+	_, err := n.H.Call(ctx, "frames", "by_brif", host.MaxFrames+10)
+	if !errors.Is(err, host.ErrLimit) || !strings.Contains(err.Error(), "frames") {
+		t.Fatalf("by_brif(%d): %v, want limit (frames)", host.MaxFrames+10, err)
+	}
+	if got := call1(t, n.H, "frames", "by_end", 100); got != 100 {
+		t.Fatalf("after the limit: by_end(100) = %d", got)
 	}
 }

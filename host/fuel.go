@@ -41,7 +41,33 @@ const fuelSlice = 250_000
 const yieldEvery = 500 * time.Microsecond
 
 // rewriteOptions is how sandboxed hosts rewrite guests.
-var rewriteOptions = rewrite.Options{Fuel: true, InitialFuel: fuelSlice, Link: true, External: isGuestModule}
+var rewriteOptions = rewrite.Options{Fuel: true, InitialFuel: fuelSlice, Link: true, External: isGuestModule, MaxFrames: MaxFrames}
+
+// MaxFrames bounds the depth of a sandboxed guest's calls, per instance:
+// a call deeper fails with reason limit. Without it, wazero lets one
+// call's stack grow to 400 MB, which the memory budget cannot see. A
+// frame takes tens to hundreds of bytes of stack.
+const MaxFrames = 50_000
+
+// overFrames reports whether in, or an instance of its family, trapped
+// at the frame bound.
+func (in *instance) overFrames() bool {
+	if over := func(i *instance) bool { return i.frames != nil && int32(uint32(i.frames.Get())) > MaxFrames }; over(in) {
+		return true
+	} else if f := in.fam; f != nil {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, c := range f.callees {
+			if over(c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// errFrames is the cause of a failure at the frame bound.
+var errFrames = fmt.Errorf("%w: calls nested deeper than %d frames", ErrLimit, MaxFrames)
 
 // isGuestModule says whether an import module is another guest module:
 // calls to its functions are external calls.

@@ -113,7 +113,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		MaxModules: cfg.maxModules,
 	}
 	if cfg.mode == Sandboxed {
-		opts.Rewrite = &rewriteOptions
+		ro := rewriteOptions
+		ro.External = h.isGuestImport // not the modules of host functions
+		opts.Rewrite = &ro
 	}
 	h.table = modules.NewTable(h.r, opts)
 	err := h.instantiateABI(ctx)
@@ -128,6 +130,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	if err == nil {
 		err = h.instantiateWASI(ctx)
+	}
+	if err == nil {
+		err = h.instantiateHostFuncs(ctx)
 	}
 	if err != nil {
 		_ = h.r.Close(ctx)

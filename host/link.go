@@ -112,6 +112,9 @@ var stubConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions()
 // link compiles the stubs for c's imports of guest modules, and numbers
 // the external calls the rewrite compiled into c.
 func (c *code) link(ctx context.Context) error {
+	if err := c.checkHostImports(); err != nil {
+		return err
+	}
 	if rw := c.ver.Rewrite; rw != nil {
 		for _, ri := range rw.Imports {
 			for _, imp := range c.ver.Imports {
@@ -127,7 +130,8 @@ func (c *code) link(ctx context.Context) error {
 	byModule := map[string][]stubFunc{}
 	seen := map[[2]string]bool{}
 	for _, imp := range c.ver.Imports {
-		if imp.Module == ABIModule || imp.Module == wasiModule || seen[[2]string{imp.Module, imp.Name}] {
+		if imp.Module == ABIModule || imp.Module == wasiModule || seen[[2]string{imp.Module, imp.Name}] ||
+			c.h.cfg.hostModule(imp.Module) != nil { // bound to the host module itself
 			continue
 		}
 		seen[[2]string{imp.Module, imp.Name}] = true

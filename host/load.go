@@ -112,6 +112,10 @@ func (h *Host) Prepare(ctx context.Context, srcs ...Source) (_ *Prepared, err er
 	}
 	var errs []*modules.ModuleError
 	for _, src := range srcs {
+		if err := h.checkHostName(src.Name); err != nil {
+			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: err})
+			continue
+		}
 		// The compiled code is charged from the start: compiling holds
 		// more than the version will.
 		cost := int64(len(src.Wasm)) * codeCostFactor

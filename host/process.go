@@ -322,6 +322,9 @@ func (p *process) failure(in *instance, t *target, err error) Exit {
 		return Exit{Reason: Normal} // WASI proc_exit(0)
 	}
 	c := in.code
+	if in.overFrames() {
+		return Exit{Reason: Limit, Err: callErr(c.ver.Name, c.ver.Exports[t.idx].Name, c.ver.Vsn, Limit, fmt.Errorf("%w: %w", errFrames, err))}
+	}
 	if p.fam.overBudget.Load() {
 		return Exit{Reason: Limit, Err: callErr(c.ver.Name, c.ver.Exports[t.idx].Name, c.ver.Vsn, Limit, fmt.Errorf("%w: memory budget used up (the guest could not grow its memory): %w", ErrLimit, err))}
 	}
