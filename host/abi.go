@@ -101,9 +101,10 @@ func (h *Host) instantiateABI(ctx context.Context) error {
 }
 
 // checkImport is the code table's import policy: wasmhot imports must be
-// ABI v1 functions with their exact types, imports of a module of host
-// functions functions it has, with their exact types (hostfunc.go); any
-// other import is an external call to a guest module (see stub.go).
+// ABI v1 functions with their exact types; an import from a module of
+// host functions must name one of its functions, with its exact type
+// (hostfunc.go); any other import is an external call to a guest module
+// (see stub.go).
 func (h *Host) checkImport(module string, imp modules.Import) error {
 	if imp.Module == wasiModule {
 		if !h.cfg.grantsWASI(module) {
