@@ -61,3 +61,19 @@ func Bytes(out []byte) uint64 {
 func HandleBytes(ptr, n uint32, f func(in []byte) []byte) uint64 {
 	return Bytes(f(Input(ptr, n)))
 }
+
+// HostBytes claims the bytes a host function returned as ptr<<32|len, in
+// memory the host got from this module's alloc (host.Caller.WriteBytes):
+// the result of an import such as
+//
+//	//go:wasmimport env get
+//	func get(key string) uint64
+//
+// which guest.HostBytes(get("name")) turns into a []byte that belongs to
+// the caller. 0 (an empty result) is nil.
+func HostBytes(packed uint64) []byte {
+	if packed == 0 {
+		return nil
+	}
+	return Input(uint32(packed>>32), uint32(packed))
+}

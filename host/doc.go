@@ -31,6 +31,14 @@
 // tight loops, routes external calls through the host, and can stop a
 // guest only when it calls the host.
 //
+// Guests call the program that embeds them through host functions: Go
+// functions registered under an import module name with
+// [Config.WithHostFunctions] ([NewHostFunc], typed; [NewHostFuncStack],
+// on the Wasm value stack), which guests import like any function. They
+// belong to the program and are not reloaded; a [Caller] tells them which
+// module, version and process called, and hands bytes to the guest
+// through its alloc export.
+//
 // A failed call returns a [*CallError] naming the call and the reason;
 // [Innermost] finds the call that failed first in a chain of external
 // calls.

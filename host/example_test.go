@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -111,4 +112,40 @@ func ExampleHost_Purge() {
 	// Output:
 	// lingers: true soft purge: false
 	// purge: true exit: killed
+}
+
+// Guests call the program that embeds them through host functions: here
+// env.get, which the guest imports as (import "env" "get" (func (param
+// i32 i32) (result i64))): a key in its memory in, the value out, in
+// memory the host gets from the guest's alloc. They belong to the
+// program: a reload of the guest keeps them.
+func ExampleConfig_WithHostFunctions() {
+	ctx := context.Background()
+	settings := map[string]string{"greeting": "hello from the host"}
+	get := host.NewHostFunc("get", func(ctx context.Context, c host.Caller, key string) (string, error) {
+		v, ok := settings[key]
+		if !ok { // ends the guest call, with the reason trap
+			return "", fmt.Errorf("%s asked for %q: no such setting", c.Module(), key)
+		}
+		return v, nil
+	})
+	h, err := host.New(ctx, host.NewConfig().WithHostFunctions("env", get))
+	if err != nil {
+		panic(err)
+	}
+	defer h.Close(ctx)
+
+	h.Load(ctx, "kv", guestexamples.Wasm("hostkv"))
+	out, _ := h.CallBytes(ctx, "kv", "lookup", []byte("greeting"))
+	fmt.Println(string(out))
+	_, err = h.CallBytes(ctx, "kv", "lookup", []byte("nope"))
+	fmt.Println(errors.Is(err, host.ErrHostFunc), strings.Contains(err.Error(), `kv asked for "nope": no such setting`))
+
+	// A guest module cannot take the name of the host functions' module.
+	_, err = h.Load(ctx, "env", guestexamples.Wasm("hostkv"))
+	fmt.Println(errors.Is(err, host.ErrBadName))
+	// Output:
+	// hello from the host
+	// true true
+	// true
 }

@@ -25,6 +25,11 @@ typedef long long wh_pid;
 #define WH_EXPORT(name) __attribute__((export_name(name), visibility("default")))
 /* WH_GUEST_IMPORT("mod", "fn") declares the external call mod:fn. */
 #define WH_GUEST_IMPORT(mod, fn) __attribute__((import_module(mod), import_name(fn)))
+/* WH_HOST_IMPORT("mod", "fn") declares the host function mod.fn, a Go
+ * function of the program that embeds the host (Config.WithHostFunctions).
+ * One that returns bytes returns wh_bytes-style ptr<<32|len in memory the
+ * host got from the module's alloc export. */
+#define WH_HOST_IMPORT(mod, fn) __attribute__((import_module(mod), import_name(fn)))
 
 /* Return codes. */
 #define WH_UNDEF (-1)     /* spawn, call_bytes: no such module:function */

@@ -3,8 +3,9 @@
 // serves, without dropping a request.
 //
 //	cp guest-examples/wasm-langs/go_httpplugin_v1.wasm /tmp/plugin.wasm
-//	go run ./guest-examples/httpplugin -plugin /tmp/plugin.wasm
+//	go run ./guest-examples/httpplugin -plugin /tmp/plugin.wasm -set site=example
 //	curl http://127.0.0.1:8080/hello
+//	curl http://127.0.0.1:8080/config/site    # site=example, asked of the host
 //	cp guest-examples/wasm-langs/go_httpplugin_v2.wasm /tmp/plugin.wasm   # reloaded
 //
 // Every request is one bytes call of the plugin's handle function through
@@ -14,6 +15,10 @@
 // flight finish in the version they started in, the next ones run the new
 // version, and the version before is purged. A plugin that fails to load
 // (bad bytes, a trapping start) changes nothing: the old one goes on.
+//
+// The plugin can ask the program for its settings (-set NAME=VALUE)
+// through a host function, config.get (see Config): host functions belong
+// to the program, so they stay the same across reloads of the plugin.
 package main
 
 import (
@@ -30,6 +35,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -97,9 +103,26 @@ func parseResponse(out []byte) (int, string, []byte, error) {
 }
 
 // Config is the host configuration for the plugin: sandboxed, WASI granted
-// to the plugin module only (Go guests need it), guest log lines to logw.
-func Config(logw io.Writer) host.Config {
-	return host.NewConfig().WithWASI(Module).WithLog(logw)
+// to the plugin module only (Go guests need it), guest log lines to logw,
+// and the host function config.get, which answers the value of a setting
+// ("" when there is none).
+func Config(logw io.Writer, settings map[string]string) host.Config {
+	get := host.NewHostFunc("get", func(key string) string { return settings[key] })
+	return host.NewConfig().WithWASI(Module).WithLog(logw).WithHostFunctions("config", get)
+}
+
+// settingsFlag collects -set NAME=VALUE flags.
+type settingsFlag map[string]string
+
+func (s settingsFlag) String() string { return fmt.Sprint(map[string]string(s)) }
+
+func (s settingsFlag) Set(v string) error {
+	name, value, ok := strings.Cut(v, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("want NAME=VALUE, not %q", v)
+	}
+	s[name] = value
+	return nil
 }
 
 // Reload replaces the plugin with wasm (host.Reload: purge the old
@@ -142,6 +165,8 @@ func main() {
 	plugin := flag.String("plugin", "", "the plugin's .wasm file, reloaded when it changes (required)")
 	poll := flag.Duration("poll", 250*time.Millisecond, "how often to look at the plugin file")
 	cache := flag.String("cache-dir", "", "keep compiled plugins in this directory (a reload of bytes seen before skips compiling)")
+	settings := settingsFlag{}
+	flag.Var(settings, "set", "a setting NAME=VALUE the plugin can ask for (GET /config/NAME); repeatable")
 	flag.Parse()
 	if *plugin == "" {
 		flag.Usage()
@@ -149,18 +174,18 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, *plugin, *poll, *cache); err != nil {
+	if err := run(ctx, *addr, *plugin, *poll, *cache, settings); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, addr, plugin string, poll time.Duration, cacheDir string) error {
+func run(ctx context.Context, addr, plugin string, poll time.Duration, cacheDir string, settings map[string]string) error {
 	if name, _, err := net.SplitHostPort(addr); err != nil {
 		return err
 	} else if ip := net.ParseIP(name); name != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return fmt.Errorf("%s is not a loopback address", addr)
 	}
-	h, err := host.New(ctx, Config(os.Stderr).WithCompilationCacheDir(cacheDir))
+	h, err := host.New(ctx, Config(os.Stderr, settings).WithCompilationCacheDir(cacheDir))
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 
 func newHost(t *testing.T) *host.Host {
 	t.Helper()
-	h, err := host.New(context.Background(), Config(io.Discard).WithCompilationCacheDir(cacheDir))
+	h, err := host.New(context.Background(), Config(io.Discard, map[string]string{"site": "wasmhot"}).WithCompilationCacheDir(cacheDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +164,14 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	if status, _, _ := get(c, srv.URL+"/nothere"); status != http.StatusNotFound {
 		t.Errorf("/nothere: status %d, want 404", status)
+	}
+	// A setting of the program, asked for through the host function
+	// config.get, the same across the reloads.
+	if status, body, err := get(c, srv.URL+"/config/site"); status != http.StatusOK || body != "site=wasmhot\n" {
+		t.Errorf("/config/site: %d %q %v", status, body, err)
+	}
+	if status, body, _ := get(c, srv.URL+"/config/nope"); status != http.StatusNotFound || !strings.HasPrefix(body, "no setting nope") {
+		t.Errorf("/config/nope: %d %q", status, body)
 	}
 
 	t.Logf("%d reloads in %v (%v each), %d requests served meanwhile (v1 %d, v2 %d), %d failed",
