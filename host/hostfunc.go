@@ -238,7 +238,11 @@ func (m *hostModule) checkImport(imp modules.Import) error {
 			names[i] = m.fns[i].name
 		}
 		slices.Sort(names)
-		return fmt.Errorf("the host has no function %q in its module %q (it has: %s)", imp.Name, m.name, strings.Join(names, ", "))
+		has := "none"
+		if len(names) > 0 {
+			has = strings.Join(names, ", ")
+		}
+		return fmt.Errorf("the host has no function %q in its module %q (it has: %s)", imp.Name, m.name, has)
 	}
 	if !f.sig.Equal(imp.Signature) {
 		return fmt.Errorf("host function %s.%s has type %s", m.name, f.name, f.sig)

@@ -22,9 +22,8 @@ var errNope = errors.New("nope")
 // hostFnEnv is the host side of guest-examples/wat/hostfn.wat: the
 // functions of its import module "env", recording who called them.
 type hostFnEnv struct {
-	mu      sync.Mutex
-	callers []host.Caller // seen by wait, during the call
-	who     []string      // module vsn pid, as wait saw them
+	mu  sync.Mutex
+	who []string // module vsn pid, as wait saw them
 
 	entered chan host.PID // wait's callers, as they block
 }
