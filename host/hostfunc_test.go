@@ -468,3 +468,26 @@ func BenchmarkHostFunc(b *testing.B) {
 		})
 	}
 }
+
+// TestHostFuncInStart: a start function may call host functions, bytes
+// out included (alloc runs while the instance is being made), and the
+// Caller knows the module.
+func TestHostFuncInStart(t *testing.T) {
+	forModes(t, func(t *testing.T, mode host.Mode) {
+		var seen []string
+		get := host.NewHostFunc("get", func(c host.Caller, key string) string {
+			_, isProc := c.PID()
+			seen = append(seen, fmt.Sprintf("%s %s %v", c.Module(), key, isProc))
+			return "value of " + key
+		})
+		h := newHost(t, host.NewConfig().WithMode(mode).WithHostFunctions("env", get))
+		mustLoad(t, h, "st", "hostfn_start")
+		out, err := h.CallBytes(context.Background(), "st", "value", nil)
+		if err != nil || string(out) != "value of start" {
+			t.Fatalf("value: %q, %v", out, err)
+		}
+		if len(seen) == 0 || seen[0] != "st start false" {
+			t.Fatalf("the host function saw %q", seen)
+		}
+	})
+}
