@@ -10,8 +10,9 @@ import (
 	"github.com/wasmhot/wasmhot/rewrite"
 )
 
-// BenchmarkFuel runs the cpu guest's workloads unrewritten and metered, on
-// raw wazero (no interruption), in one run: compare the pairs.
+// BenchmarkFuel runs the cpu guest's workloads unrewritten, metered, and
+// metered with the frame bound (as the host rewrites), on raw wazero (no
+// interruption), in one run: compare them.
 func BenchmarkFuel(b *testing.B) {
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
@@ -26,12 +27,16 @@ func BenchmarkFuel(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mods := map[string][]byte{"plain": wasm, "fuel": metered}
+	framed, _, err := rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, Link: true, InitialFuel: 100_000, MaxFrames: 50_000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mods := map[string][]byte{"plain": wasm, "fuel": metered, "frames": framed}
 	for _, w := range []struct {
 		fn  string
 		arg uint64
 	}{{"mix", 1000}, {"empty", 1000}, {"fib", 20}} {
-		for _, kind := range []string{"plain", "fuel"} {
+		for _, kind := range []string{"plain", "fuel", "frames"} {
 			mod, err := r.InstantiateWithConfig(ctx, mods[kind], wazero.NewModuleConfig().WithName(""))
 			if err != nil {
 				b.Fatal(err)
