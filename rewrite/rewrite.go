@@ -35,7 +35,9 @@ const (
 	// FramesGlobal is the export name of the injected mutable i32 global
 	// counting the frames of the instance's functions on the call stack
 	// (Options.MaxFrames). A trap does not unwind it: after one, a value
-	// above MaxFrames says the trap was the bound.
+	// above MaxFrames says the trap was the bound, and an embedder that
+	// calls the instance again (instead of discarding it, as wasmhot does)
+	// sets it to zero first.
 	FramesGlobal = "wasmhot:frames"
 	// ReservedPrefix starts every name the rewriter injects; a module may
 	// not export a name with it, nor import from a module named with it.

@@ -146,6 +146,9 @@ type specWorld struct {
 	rt      wazero.Runtime
 	named   map[string]*specInstance // by the script's $name
 	current *specInstance            // the last module instantiated
+	// all are the world's instances, for resetting their frame counters
+	// after a trap (the rewritten world).
+	all []api.Module
 }
 
 // specInstance is a module of a world; mod is nil when it could not be
@@ -464,6 +467,7 @@ func (r *specScriptRun) module(i int, c *specCommand) {
 		return
 	}
 	set(&specInstance{mod: orig, file: c.Filename}, &specInstance{mod: rewr, file: c.Filename})
+	r.rewr.all = append(r.rewr.all, rewr)
 	r.checkFuelGlobal(c, rewr)
 }
 
@@ -546,6 +550,16 @@ func (r *specScriptRun) perform(c *specCommand, m api.Module) specOutcome {
 		res, err := fn.Call(ctx, args...)
 		if err == nil && ctx.Err() != nil {
 			err = ctx.Err()
+		}
+		if err != nil {
+			// A trap does not count the frames it unwinds out: the
+			// script goes on with the same instances, which wasmhot
+			// would discard, so their counters start again from zero.
+			for _, mod := range r.rewr.all {
+				if g, ok := mod.ExportedGlobal(rewrite.FramesGlobal).(api.MutableGlobal); ok {
+					g.Set(0)
+				}
+			}
 		}
 		return specOutcome{results: append([]uint64(nil), res...), err: err}
 	case "get":
