@@ -61,7 +61,7 @@ func (h *Host) Call(ctx context.Context, module, function string, args ...uint64
 func (f *Func) Call(ctx context.Context, args ...uint64) ([]uint64, error) {
 	t, in, err := f.acquire(ctx, shape{'a', len(args)})
 	if err != nil {
-		return nil, f.h.closedErr(err)
+		return nil, f.h.countCallFailure(f.h.closedErr(err))
 	}
 	c := t.code
 	stack := make([]uint64, max(len(t.sig.Params), len(t.sig.Results)))
@@ -69,7 +69,7 @@ func (f *Func) Call(ctx context.Context, args ...uint64) ([]uint64, error) {
 	err = c.callStack(ctx, t, in, stack)
 	c.giveBack(in)
 	if err != nil {
-		return nil, f.h.closedErr(err)
+		return nil, f.h.countCallFailure(f.h.closedErr(err))
 	}
 	return stack[:len(t.sig.Results)], nil
 }
@@ -125,6 +125,7 @@ func (f *Func) acquire(ctx context.Context, s shape) (*target, *instance, error)
 		if err != nil {
 			return nil, nil, err
 		}
+		f.h.stats.countCall(in)
 		return t, in, nil
 	}
 }
@@ -156,11 +157,14 @@ func (h *Host) resolve(ctx context.Context, slot *exports.Slot[target]) *target 
 func (f *Func) CallWithStack(ctx context.Context, stack []uint64) error {
 	t, in, err := f.acquire(ctx, shape{'s', len(stack)})
 	if err != nil {
-		return f.h.closedErr(err)
+		return f.h.countCallFailure(f.h.closedErr(err))
 	}
 	err = t.code.callStack(ctx, t, in, stack)
 	t.code.giveBack(in)
-	return f.h.closedErr(err)
+	if err != nil {
+		return f.h.countCallFailure(f.h.closedErr(err))
+	}
+	return nil
 }
 
 // callStack runs one Go → guest call on in, lent by lend; a failed call
@@ -260,16 +264,19 @@ var bytesSig = modules.Signature{
 // CallBytes calls the function by the bytes convention; see [Host.CallBytes].
 func (f *Func) CallBytes(ctx context.Context, in []byte) ([]byte, error) {
 	if len(in) > f.h.cfg.maxMessageSize {
-		return nil, callErr(f.module, f.function, 0, Limit,
-			fmt.Errorf("%w: input of %d bytes, limit %d", ErrLimit, len(in), f.h.cfg.maxMessageSize))
+		return nil, f.h.countCallFailure(callErr(f.module, f.function, 0, Limit,
+			fmt.Errorf("%w: input of %d bytes, limit %d", ErrLimit, len(in), f.h.cfg.maxMessageSize)))
 	}
 	t, inst, err := f.acquire(ctx, shape{'b', 0})
 	if err != nil {
-		return nil, f.h.closedErr(err)
+		return nil, f.h.countCallFailure(f.h.closedErr(err))
 	}
 	out, err := t.code.callBytesOn(ctx, t, inst, in)
 	t.code.giveBack(inst)
-	return out, f.h.closedErr(err)
+	if err != nil {
+		return nil, f.h.countCallFailure(f.h.closedErr(err))
+	}
+	return out, nil
 }
 
 // callBytesOn runs one Go → guest bytes call on in; a failed call closes

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 )
@@ -68,6 +69,7 @@ type Config struct {
 	startTimeout     time.Duration
 	cacheDir         string
 	log              io.Writer
+	logger           *slog.Logger
 	codePath         []string
 	interactive      bool
 	wasi             map[string]bool
@@ -207,6 +209,14 @@ func (c Config) WithLog(w io.Writer) Config {
 	c.log = w
 	return c
 }
+
+// WithLogger sets where node events go: each load, failed load, purge,
+// soft purge, delete and kill, and each process's exit (logged at info,
+// or warn for a failure; a normal exit, a spawn and an upgrade at debug)
+// is one record with attributes such as module, vsn, pid, reason, error
+// and duration. nil, the default: events are only counted ([Host.Stats]).
+// Guest log lines go to [Config.WithLog] whatever the logger.
+func (c Config) WithLogger(l *slog.Logger) Config { c.logger = l; return c }
 
 // Mode returns the configured execution mode.
 func (c Config) Mode() Mode { return c.mode }

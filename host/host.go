@@ -51,6 +51,8 @@ type Host struct {
 	mem budget
 	// cpus holds the CPU tokens of the running processes (cpu.go).
 	cpus chan struct{}
+	// stats counts the node's events and logs them (events.go).
+	stats nodeStats
 
 	ext       extSlots
 	epoch     api.MutableGlobal      // the link epoch (sandboxed mode)
@@ -100,6 +102,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		callers: map[*instance]struct{}{},
 		mem:     budget{limit: cfg.memoryBudget},
 		cpus:    make(chan struct{}, runtime.GOMAXPROCS(0)),
+		stats:   nodeStats{log: cfg.logger},
 	}
 	h.logOut = logbuf.New(cfg.log, logQueueBytes)
 	if len(unverified) > 0 {

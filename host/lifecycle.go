@@ -22,6 +22,10 @@ import (
 // closeOpsWait bounds how long Close waits for compiles and instantiations.
 const closeOpsWait = 5 * time.Second
 
+// Closed reports whether Close has begun: the host then refuses new work
+// with ErrClosed (a health check answers that the node is going down).
+func (h *Host) Closed() bool { return h.closed.Load() }
+
 // beginOp starts an operation that compiles or instantiates; end it with
 // endOp. It fails with ErrClosed once the host is closed.
 func (h *Host) beginOp() error {

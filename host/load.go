@@ -58,6 +58,7 @@ type Prepared struct {
 	mods  []*modules.Prepared
 	codes []*code
 	done  bool
+	took  time.Duration // the time Prepare took
 }
 
 // Modules returns the names of the prepared modules.
@@ -101,6 +102,7 @@ func (h *Host) Prepare(ctx context.Context, srcs ...Source) (_ *Prepared, err er
 	defer h.endOp()
 	defer func() { err = h.closedErr(err) }()
 	defer h.recoverClosed(&err)
+	began := time.Now()
 	p := &Prepared{h: h}
 	if h.guard != nil {
 		// Entries changed or added since the last load are checked (and
@@ -152,8 +154,11 @@ func (h *Host) Prepare(ctx context.Context, srcs ...Source) (_ *Prepared, err er
 	}
 	if len(errs) > 0 {
 		p.Discard(ctx)
-		return nil, &modules.BatchError{Errs: errs}
+		err := &modules.BatchError{Errs: errs}
+		h.noteLoadFailed(sourceNames(srcs), err)
+		return nil, err
 	}
+	p.took = time.Since(began)
 	return p, nil
 }
 
@@ -178,15 +183,19 @@ func (h *Host) Finish(ctx context.Context, p *Prepared) error {
 	if err := h.checkOpen(); err != nil {
 		return err
 	}
+	began := time.Now()
 	h.codeMu.Lock()
 	defer h.codeMu.Unlock()
-	return h.finishLocked(p)
+	return h.finishLocked(p, began)
 }
 
-func (h *Host) finishLocked(p *Prepared) error {
+// finishLocked switches to the prepared modules; the load took p.took to
+// prepare, then the time since began.
+func (h *Host) finishLocked(p *Prepared, began time.Time) error {
 	if p == nil || p.done {
 		return errors.New("host: prepared modules already finished or discarded")
 	}
+	var switched []modules.Switch
 	codes := make(map[*modules.Version]*code, len(p.codes))
 	for _, c := range p.codes {
 		codes[c.ver] = c
@@ -202,10 +211,13 @@ func (h *Host) finishLocked(p *Prepared) error {
 		h.codesMu.Unlock()
 		h.exports.Publish(ups...)
 		h.bumpEpoch()
+		switched = sw
 	})
 	if err != nil {
+		h.noteLoadFailed(p.Modules(), err)
 		return err
 	}
+	h.noteLoaded(switched, p.took+time.Since(began))
 	// The names the new versions dropped, unless imported, are forgotten.
 	names := make([]string, len(p.codes))
 	for i, c := range p.codes {
@@ -272,6 +284,7 @@ func (h *Host) ReloadAll(ctx context.Context, srcs ...Source) (PurgeResult, erro
 	if err != nil {
 		return total, err
 	}
+	began := time.Now()
 	h.codeMu.Lock()
 	defer h.codeMu.Unlock()
 	var errs []*modules.ModuleError
@@ -282,7 +295,9 @@ func (h *Host) ReloadAll(ctx context.Context, srcs ...Source) (PurgeResult, erro
 	}
 	if len(errs) > 0 {
 		p.Discard(ctx)
-		return total, &modules.BatchError{Errs: errs}
+		err := &modules.BatchError{Errs: errs}
+		h.noteLoadFailed(p.Modules(), err)
+		return total, err
 	}
 	for _, src := range srcs {
 		res, err := h.purgeLocked(ctx, src.Name, true)
@@ -291,11 +306,12 @@ func (h *Host) ReloadAll(ctx context.Context, srcs ...Source) (PurgeResult, erro
 		total.Waited += res.Waited
 		total.Detached += res.Detached
 		if err != nil {
+			h.noteLoadFailed(p.Modules(), err)
 			p.Discard(ctx)
 			return total, err
 		}
 	}
-	if err := h.finishLocked(p); err != nil {
+	if err := h.finishLocked(p, began); err != nil {
 		p.Discard(ctx)
 		return total, err
 	}
@@ -324,7 +340,9 @@ func (h *Host) SoftPurge(ctx context.Context, name string) (bool, error) {
 	if m.Old == nil {
 		return true, nil
 	}
-	return purger.SoftPurge(h.codeOf(m.Old)), nil
+	freed := purger.SoftPurge(h.codeOf(m.Old))
+	h.noteSoftPurged(name, m.Old.Vsn, freed)
+	return freed, nil
 }
 
 // Purge frees the old code of name (code:purge/1): every process lingering
@@ -351,6 +369,7 @@ func (h *Host) purgeLocked(ctx context.Context, name string, detach bool) (Purge
 	if m.Old == nil {
 		return PurgeResult{}, nil
 	}
+	began := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, DefaultPurgeTimeout)
 	defer cancel()
 	opts := purger.Options{Interruptible: h.cfg.mode == Sandboxed, Grace: h.cfg.purgeGrace, Detach: detach}
@@ -366,6 +385,7 @@ func (h *Host) purgeLocked(ctx context.Context, name string, detach bool) (Purge
 	if err != nil {
 		err = fmt.Errorf("module[%s] vsn[%d]: %w", name, m.Old.Vsn, err)
 	}
+	h.notePurged(name, m.Old.Vsn, purgeResult(res), detach, time.Since(began), err)
 	return purgeResult(res), err
 }
 
@@ -379,12 +399,15 @@ func (h *Host) Delete(ctx context.Context, name string) (bool, error) {
 	}
 	h.codeMu.Lock()
 	defer h.codeMu.Unlock()
-	deleted, err := h.table.Delete(name, func(modules.Switch) {
+	var vsn uint64
+	deleted, err := h.table.Delete(name, func(s modules.Switch) {
 		h.exports.Publish(exports.Update[target]{Module: name})
 		h.bumpEpoch()
+		vsn = s.Prev.Vsn
 	})
 	if deleted {
 		h.sweep(name)
+		h.noteDeleted(name, vsn)
 	}
 	return deleted, err
 }

@@ -125,6 +125,11 @@ func (h *Host) Kill(pid PID) error {
 	if err != nil {
 		return err
 	}
+	select {
+	case <-p.done:
+	default:
+		h.noteKill(p)
+	}
 	p.Kill()
 	return nil
 }

@@ -76,6 +76,8 @@ type process struct {
 	module string
 	ctx    context.Context
 	mbox   *mailbox
+	// started is when p was spawned (for its exit event).
+	started time.Time
 
 	killOnce sync.Once
 	killCh   chan struct{} // closed by Kill
@@ -188,7 +190,8 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 		done:   make(chan struct{}),
 		state:  append([]byte(nil), state...),
 
-		acct: &account{limit: h.cfg.fuel},
+		acct:    &account{limit: h.cfg.fuel},
+		started: time.Now(),
 	}
 	p.fam.proc = p
 	p.ctx = context.WithValue(context.Background(), ctxProcKey{}, p)
@@ -221,6 +224,7 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 	p.mu.Unlock()
 	c.hold(p)
 	c.gate.Leave()
+	h.noteSpawn(p, c.ver.Vsn, function)
 	go p.run(t)
 	return p, nil
 }
@@ -259,6 +263,7 @@ func (p *process) run(t *target) {
 	p.fam.unmapFreed() // p's goroutine runs no Wasm any more
 	p.setStatus(Exited)
 	p.h.procs.exited(p)
+	p.h.noteExit(p, in.vsn(), exit)
 	close(p.done)
 }
 
@@ -382,6 +387,7 @@ func (p *process) upgrade(fn string) (*target, Exit) {
 		if exit, ok := p.codeChange(in, old.code.ver.Vsn); !ok {
 			return nil, exit
 		}
+		p.h.noteUpgrade(p, old.code.ver.Vsn, c.ver.Vsn)
 		return t, Exit{}
 	}
 }

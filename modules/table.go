@@ -293,6 +293,22 @@ func (t *Table) Get(name string) (m Module, ok bool) {
 	return e.Module, e.Current != nil || e.Old != nil
 }
 
+// Counts returns how many modules have a current or an old version, and
+// how many of them have an old version, without listing them.
+func (t *Table) Counts() (loaded, old int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, e := range t.mods {
+		if e.Current != nil || e.Old != nil {
+			loaded++
+		}
+		if e.Old != nil {
+			old++
+		}
+	}
+	return loaded, old
+}
+
 // All returns every module with a current or an old version, sorted by name.
 func (t *Table) All() []Module {
 	t.mu.Lock()
