@@ -21,7 +21,7 @@ func versionJSON(v *host.VersionInfo) *Version {
 		return nil
 	}
 	out := &Version{
-		Vsn: v.Vsn, UUID: v.UUID, SHA256: v.SHA256, Size: v.Size, LoadedAt: v.LoadedAt,
+		Vsn: v.Vsn, VsnTag: v.VsnTag, UUID: v.UUID, SHA256: v.SHA256, Size: v.Size, LoadedAt: v.LoadedAt,
 		Exports: make([]Export, len(v.Exports)), Lingering: v.Lingering, InFlight: v.InFlight,
 	}
 	for i, f := range v.Exports {

@@ -82,6 +82,7 @@ type Module struct {
 // Version describes one loaded version.
 type Version struct {
 	Vsn       uint64    `json:"vsn"`
+	VsnTag    string    `json:"vsn_tag"` // wasmhot.vsn section, or "sha256:..."
 	UUID      string    `json:"uuid"`
 	SHA256    string    `json:"sha256"`
 	Size      int       `json:"size"`

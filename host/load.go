@@ -432,7 +432,11 @@ func (h *Host) checkNamed(name string) error {
 
 // VersionInfo describes one loaded version (module_info and more).
 type VersionInfo struct {
-	Vsn      uint64
+	Vsn uint64 // the load counter: 1, 2, 3... per name
+	// VsnTag is the version's name for users (its wasmhot.vsn custom
+	// section, or "sha256:" and 16 hex digits without one): the same
+	// bytes keep the same tag across loads.
+	VsnTag   string
 	UUID     string
 	SHA256   string
 	Size     int
@@ -459,7 +463,7 @@ func (h *Host) versionInfo(v *modules.Version) *VersionInfo {
 		return nil
 	}
 	vi := &VersionInfo{
-		Vsn: v.Vsn, UUID: v.UUID.String(), SHA256: v.SHA256Hex(), Size: v.Size,
+		Vsn: v.Vsn, VsnTag: v.VsnTag, UUID: v.UUID.String(), SHA256: v.SHA256Hex(), Size: v.Size,
 		LoadedAt: v.LoadedAt, Exports: v.Exports, Imports: v.Imports,
 	}
 	if c := h.codeOf(v); c != nil {

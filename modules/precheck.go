@@ -15,6 +15,9 @@ func precheck(wasm []byte) error {
 	if len(wasm) < 8 {
 		return nil // wazero says what is wrong
 	}
+	if _, err := VsnTag(wasm); err != nil {
+		return err
+	}
 	b := wasm[8:]
 	for len(b) > 0 {
 		id := b[0]

@@ -64,8 +64,12 @@ type Import struct {
 // module is finished, except that the host closes Compiled when the version
 // is purged.
 type Version struct {
-	Name     string
-	Vsn      uint64 // 1, 2, 3... per name, assigned when the load finishes
+	Name string
+	Vsn  uint64 // 1, 2, 3... per name, assigned when the load finishes
+	// VsnTag is the version's name for users, like Erlang's -vsn: the
+	// string of its wasmhot.vsn custom section, or DefaultVsnTag of its
+	// sha256. The same bytes always have the same tag.
+	VsnTag   string
 	UUID     uuid.UUID
 	SHA256   [32]byte
 	Size     int
@@ -165,6 +169,10 @@ func newVersion(name string, wasm []byte, c wazero.CompiledModule, rw *rewrite.I
 		Size:     len(wasm),
 		Compiled: c,
 		Rewrite:  rw,
+	}
+	v.VsnTag, _ = VsnTag(wasm) // checked by precheck
+	if v.VsnTag == "" {
+		v.VsnTag = DefaultVsnTag(v.SHA256)
 	}
 	for n, d := range c.ExportedFunctions() {
 		if rw != nil && strings.HasPrefix(n, rewrite.ReservedPrefix) {

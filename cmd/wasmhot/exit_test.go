@@ -58,6 +58,7 @@ func TestExitCodes(t *testing.T) {
 		{"watch", []string{"watch", "--interval", "soon", dir}, true, false, `wasmhot: watch: invalid value "soon" for flag --interval`},
 		{"inspect", []string{"inspect", "--name", "Bad", probe}, false, false, `wasmhot: inspect: --name "Bad" is not a module name`},
 		{"bench", []string{"bench", "--bogus"}, false, false, "wasmhot: bench: unknown flag --bogus"},
+		{"vsn", []string{"vsn"}, false, false, "wasmhot: vsn: want FILE [TAG], got 0 argument(s)"},
 		{"unknown command", []string{"bogus"}, false, false, `wasmhot: unknown command "bogus"`},
 		{"unknown global flag", []string{"--bogus"}, false, false, "wasmhot: unknown flag --bogus"},
 	}
@@ -80,6 +81,7 @@ func TestExitCodes(t *testing.T) {
 		{"watch", []string{"watch", "--node", none, dir}, false, false, "wasmhot: watch: node " + none + ": "},
 		{"inspect", []string{"inspect", trap}, false, false, "wasmhot: inspect " + trap + ": not loadable: "},
 		{"bench", []string{"bench", "--quick", "--only", "storm"}, false, true, "wasmhot: bench: "},
+		{"vsn", []string{"vsn", junk, "1.0"}, false, false, "wasmhot: vsn " + junk + ": not a Wasm module"},
 	}
 	try := func(t *testing.T, c tc, code int) {
 		t.Helper()

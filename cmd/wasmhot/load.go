@@ -138,7 +138,7 @@ func describeLoad(m control.Module) string {
 	if m.Current == nil {
 		return fmt.Sprintf("%s: no current code", m.Name)
 	}
-	s := fmt.Sprintf("loaded %s vsn %d (sha256 %.12s, %d bytes)", m.Name, m.Current.Vsn, m.Current.SHA256, m.Current.Size)
+	s := fmt.Sprintf("loaded %s vsn %d (%s, sha256 %.12s, %d bytes)", m.Name, m.Current.Vsn, m.Current.VsnTag, m.Current.SHA256, m.Current.Size)
 	if m.Old != nil {
 		s += fmt.Sprintf("; old vsn %d, %d lingering", m.Old.Vsn, m.Old.Lingering)
 	}

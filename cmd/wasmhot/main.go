@@ -114,6 +114,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			logsCommand(),
 			watchCommand(),
 			inspectCommand(),
+			vsnCommand(),
 			benchCommand(),
 			versionCommand(),
 		},

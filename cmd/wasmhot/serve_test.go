@@ -105,11 +105,11 @@ func TestServeWorkflow(t *testing.T) {
 	if err := json.Unmarshal([]byte(n.cli(t, "modules", "--json")), &mods); err != nil {
 		t.Fatal(err)
 	}
-	if len(mods) != 1 || mods[0].Current == nil || mods[0].Current.Vsn != 3 || mods[0].Old != nil {
+	if len(mods) != 1 || mods[0].Current == nil || mods[0].Current.Vsn != 3 || mods[0].Old != nil || !strings.HasPrefix(mods[0].Current.VsnTag, "sha256:") {
 		t.Fatalf("modules: %+v", mods)
 	}
 	out = n.cli(t, "modules")
-	if !regexp.MustCompile(`(?m)^a\s+3\s+[0-9a-f-]{36}\s+[0-9a-f]{12}\s+\d+\s+.*\snone\s+-\s+false\s*$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^a\s+3\s+sha256:[0-9a-f]{16}\s+[0-9a-f-]{36}\s+[0-9a-f]{12}\s+\d+\s+.*\snone\s+-\s+false\s*$`).MatchString(out) {
 		t.Errorf("modules table:\n%s", out)
 	}
 	if got := strings.TrimSpace(n.cli(t, "delete", "a")); got != "true" {

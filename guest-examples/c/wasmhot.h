@@ -30,6 +30,12 @@ typedef long long wh_pid;
  * One that returns bytes returns wh_bytes-style ptr<<32|len in memory the
  * host got from the module's alloc export. */
 #define WH_HOST_IMPORT(mod, fn) __attribute__((import_module(mod), import_name(fn)))
+/* WH_VSN("1.2.0"); at file scope names this module's version (its vsn tag,
+ * like Erlang's -vsn): it writes a wasmhot.vsn custom section, which
+ * `wasmhot modules`, Host.Which and code_change show. The string is a
+ * literal of 1 to 64 bytes without spaces, quotes or backslashes; without
+ * WH_VSN the tag is derived from the module's sha256. */
+#define WH_VSN(s) __asm__(".section .custom_section.wasmhot.vsn,\"\",@\n.ascii \"" s "\"\n.text\n")
 
 /* Return codes. */
 #define WH_UNDEF (-1)     /* spawn, call_bytes: no such module:function */
