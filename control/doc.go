@@ -22,6 +22,13 @@
 //	POST /v1/call        CallRequest        -> CallResponse
 //	POST /v1/call-bytes  CallBytesRequest   -> CallBytesResponse
 //	GET  /v1/logs[?follow=true]             -> text/plain, one guest log line per line
+//	GET  /metrics                           -> Prometheus text format (package metrics)
+//	GET  /healthz                           -> HealthResponse (200), or 503 once the node is closing
+//
+// [Server.MetricsHandler] serves /metrics and /healthz alone, without the
+// token, for a listener that a monitoring system scrapes. A Go program
+// can mount [Server.Handler] on its own http.ServeMux (see the example)
+// and reach it with [Dial].
 //
 // Wherever a request names a process (send, kill, check, procs) the pid
 // may be a unique prefix of at least MinPIDPrefix hex digits; the node

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/wasmhot/wasmhot/host"
@@ -49,6 +50,11 @@ type Options struct {
 	// bytes until refused or loaded. Small requests never wait behind
 	// large ones: they are bounded by the connection limit.
 	MaxBodyBytes int64
+	// Gatherer is what GET /metrics serves; nil: a registry of the host's
+	// metrics (package metrics) and the Go runtime's and the process's.
+	// A program that has its own registry passes it, with
+	// metrics.NewCollector(host, nil) registered on it.
+	Gatherer prometheus.Gatherer
 }
 
 // Server answers the control API for one host. It is safe for concurrent
@@ -63,8 +69,9 @@ type Server struct {
 	// recorded (under codeMu).
 	synced uint64
 
-	routes map[string]route
-	bodies *semaphore.Weighted // bytes of request bodies being read or used
+	routes   map[string]route
+	bodies   *semaphore.Weighted // bytes of request bodies being read or used
+	promHTTP http.Handler        // GET /metrics
 }
 
 type route struct {
@@ -84,7 +91,10 @@ func NewServer(opts Options) *Server {
 		opts.MaxBodyBytes = MaxBodyBytesInFlight
 	}
 	opts.MaxBodyBytes = max(opts.MaxBodyBytes, opts.MaxRequestBytes)
-	return &Server{opts: opts, bodies: semaphore.NewWeighted(opts.MaxBodyBytes), routes: map[string]route{
+	if opts.Gatherer == nil {
+		opts.Gatherer = newGatherer(opts.Host)
+	}
+	s := &Server{opts: opts, bodies: semaphore.NewWeighted(opts.MaxBodyBytes), routes: map[string]route{
 		"/v1/load":       {http.MethodPost, (*Server).load},
 		"/v1/soft-purge": {http.MethodPost, (*Server).softPurge},
 		"/v1/purge":      {http.MethodPost, (*Server).purge},
@@ -98,13 +108,21 @@ func NewServer(opts Options) *Server {
 		"/v1/call-bytes": {http.MethodPost, (*Server).callBytes},
 		"/v1/kill":       {http.MethodPost, (*Server).kill},
 		"/v1/logs":       {http.MethodGet, (*Server).logs},
+		"/metrics":       {http.MethodGet, (*Server).metrics},
+		"/healthz":       {http.MethodGet, (*Server).healthz},
 	}}
+	s.promHTTP = s.newMetricsHandler()
+	return s
 }
 
-// Handler returns the API as an http.Handler. With a non-empty token every
+// Handler returns the API as an http.Handler: the /v1 endpoints, GET
+// /metrics and GET /healthz. With a non-empty token every
 // request must carry "Authorization: Bearer TOKEN" (compared in constant
 // time) or is refused with 401; use it on TCP listeners. With an empty
 // token there is no check: use it only on a Unix socket of mode 0600.
+// A program may mount it on its own http.ServeMux for the paths "/v1/",
+// "/metrics" and "/healthz" (paths are not rewritten: [Dial]'s client
+// asks for them at the root).
 func (s *Server) Handler(token string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if token != "" && !authorized(r.Header.Get("Authorization"), token) {
@@ -126,28 +144,34 @@ func (s *Server) Handler(token string) http.Handler {
 			writeError(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: fmt.Sprintf("no endpoint %s", modules.Clip(r.URL.Path))})
 			return
 		}
-		if r.Method != rt.method {
-			w.Header().Set("Allow", rt.method)
-			writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethod, Message: fmt.Sprintf("%s wants %s, not %s", r.URL.Path, rt.method, r.Method)})
-			return
-		}
-		if r.Method == http.MethodPost {
-			release, err := s.reserveBody(r)
-			if err != nil {
-				writeError(w, toError(err))
-				return
-			}
-			defer release()
-		}
-		res, err := rt.handle(s, w, r)
+		s.dispatch(w, r, rt)
+	})
+}
+
+// dispatch answers a request of route rt: the method checked, a large
+// body's share reserved, the answer (or the error) written as JSON.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
+	if r.Method != rt.method {
+		w.Header().Set("Allow", rt.method)
+		writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethod, Message: fmt.Sprintf("%s wants %s, not %s", r.URL.Path, rt.method, r.Method)})
+		return
+	}
+	if r.Method == http.MethodPost {
+		release, err := s.reserveBody(r)
 		if err != nil {
 			writeError(w, toError(err))
 			return
 		}
-		if res != nil {
-			writeJSON(w, http.StatusOK, res)
-		}
-	})
+		defer release()
+	}
+	res, err := rt.handle(s, w, r)
+	if err != nil {
+		writeError(w, toError(err))
+		return
+	}
+	if res != nil {
+		writeJSON(w, http.StatusOK, res)
+	}
 }
 
 // reserveBody waits until a large request's body may be read: its
@@ -214,6 +238,10 @@ const (
 // above, so that idle or slow clients cannot exhaust the node's file
 // descriptors.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, token string) error {
+	return s.serve(ctx, ln, s.Handler(token))
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, handler http.Handler) error {
 	base, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	idle, header, conns := IdleTimeout, ReadHeaderTimeout, MaxConns
@@ -224,7 +252,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, token string) error
 		conns = s.opts.MaxConns
 	}
 	srv := &http.Server{
-		Handler:           s.Handler(token),
+		Handler:           handler,
 		ReadHeaderTimeout: header,
 		ReadTimeout:       ReadTimeout,
 		IdleTimeout:       idle,

@@ -216,6 +216,12 @@ func (c Config) WithLog(w io.Writer) Config {
 // is one record with attributes such as module, vsn, pid, reason, error
 // and duration. nil, the default: events are only counted ([Host.Stats]).
 // Guest log lines go to [Config.WithLog] whatever the logger.
+//
+// The handler runs where the event happens: a load's and a purge's
+// records while the code lock is held, an exit's on the process's
+// goroutine before its exit is visible. A handler that blocks (a full
+// pipe) holds those up; one writing to a pipe or a terminal should queue
+// and drop rather than wait (wasmhot serve does).
 func (c Config) WithLogger(l *slog.Logger) Config { c.logger = l; return c }
 
 // Mode returns the configured execution mode.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/wasmhot/wasmhot/control"
 	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/logbuf"
 	"github.com/wasmhot/wasmhot/internal/statedir"
 )
 
@@ -37,13 +39,25 @@ func serveCommand() *cli.Command {
 			"after a restart. Compiled code is cached in DIR/compiled, so the restart\n" +
 			"does not compile the modules again.\n" +
 			"\n" +
+			"Node events (each load, failed load, purge, delete, kill and process\n" +
+			"exit; at --log-level debug also spawns, upgrades and normal exits) go to\n" +
+			"stderr through log/slog, as text or, with --log-format json, as one JSON\n" +
+			"object a line, with attributes such as module, vsn, pid, reason and\n" +
+			"duration. The control API serves Prometheus metrics on GET /metrics and a\n" +
+			"health check on GET /healthz (200 while up, 503 once stopping); --metrics\n" +
+			"ADDR serves just those two on a TCP address of their own, without the\n" +
+			"token, for a scraper.\n" +
+			"\n" +
 			"Example:\n" +
-			"   wasmhot serve --socket /tmp/n.sock --state-dir /var/lib/wasmhot",
+			"   wasmhot serve --socket /tmp/n.sock --state-dir /var/lib/wasmhot --metrics 127.0.0.1:9464",
 		Flags: hostFlags(
 			&cli.StringFlag{Name: "socket", Usage: "listen on the Unix socket `PATH` (default $XDG_RUNTIME_DIR/wasmhot.sock, else ./wasmhot.sock)"},
 			&cli.StringFlag{Name: "listen", Usage: "also listen on the loopback TCP address `HOST:PORT` (needs --token-file)"},
 			&cli.StringFlag{Name: "token-file", Usage: "the bearer token TCP clients must send is in `FILE`"},
 			&cli.StringFlag{Name: "state-dir", Usage: "persist loaded code in `DIR` and reload it at start"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "node events on stderr: text or json (guest log lines stay on stdout as they are)"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "node events logged: debug (also spawns, upgrades, normal exits), info, warn or error"},
+			&cli.StringFlag{Name: "metrics", Usage: "also serve GET /metrics and GET /healthz, without a token, on the TCP address `HOST:PORT`"},
 		),
 		Action: func(c *cli.Context) error {
 			if _, err := exactArgs(c, 0); err != nil {
@@ -59,12 +73,25 @@ func serveCommand() *cli.Command {
 			if l := c.String("listen"); l != "" && !isLoopback(l) {
 				return usageError(c, fmt.Sprintf("--listen %q: want a loopback HOST:PORT (127.0.0.1, ::1 or localhost): non-loopback addresses are refused, as the control API loads and runs code", l))
 			}
+			if m := c.String("metrics"); m != "" {
+				if _, _, err := net.SplitHostPort(m); err != nil {
+					return usageError(c, fmt.Sprintf("--metrics %q: want HOST:PORT", m))
+				}
+			}
+			jsonLog, level, err := logFlags(c.String("log-format"), c.String("log-level"))
+			if err != nil {
+				return usageError(c, err.Error())
+			}
 			n := &node{
 				socket: c.String("socket"), listen: c.String("listen"), tokenFile: c.String("token-file"),
-				stateDir: c.String("state-dir"), codePath: c.StringSlice("code-path"),
+				stateDir: c.String("state-dir"), codePath: c.StringSlice("code-path"), metrics: c.String("metrics"),
 				stdout: &lockedWriter{w: c.App.Writer}, stderr: &lockedWriter{w: c.App.ErrWriter},
+				jsonLog: jsonLog,
 			}
-			return n.serve(c.Context, cfg)
+			events := logbuf.New(n.stderr, eventQueueBytes)
+			defer events.Close(time.Second) // the last lines, unless stderr is stuck
+			n.events, n.logger = events, newLogger(events, jsonLog, level)
+			return n.serve(c.Context, cfg.WithLogger(n.logger))
 		},
 	}
 }
@@ -86,8 +113,15 @@ func isLoopback(addr string) bool {
 // node is one `wasmhot serve`.
 type node struct {
 	socket, listen, tokenFile, stateDir string
+	metrics                             string // --metrics address, or ""
 	codePath                            []string
 	stdout, stderr                      io.Writer
+	// events queues the lines of node events and messages on their way
+	// to stderr; logger logs node events to it; with jsonLog the node's
+	// own messages go through the logger too (say).
+	events  io.Writer
+	logger  *slog.Logger
+	jsonLog bool
 }
 
 func (n *node) serve(ctx context.Context, cfg host.Config) (err error) {
@@ -100,7 +134,7 @@ func (n *node) serve(ctx context.Context, cfg host.Config) (err error) {
 			return err
 		}
 		if fi, err := os.Stat(n.tokenFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			fmt.Fprintf(n.stderr, "wasmhot: warning: token file %s is readable by others (mode %v); chmod 600 it\n", n.tokenFile, fi.Mode().Perm())
+			n.say(slog.LevelWarn, "token file %s is readable by others (mode %v); chmod 600 it", n.tokenFile, fi.Mode().Perm())
 		}
 	}
 	if n.socket == "" {
@@ -113,7 +147,7 @@ func (n *node) serve(ctx context.Context, cfg host.Config) (err error) {
 		}
 		defer store.Close()
 		if fi, err := os.Stat(n.stateDir); err == nil && fi.Mode().Perm()&0o022 != 0 {
-			fmt.Fprintf(n.stderr, "wasmhot: warning: state dir %s is writable by others (mode %v): they can change the code this node loads; chmod 700 it\n", n.stateDir, fi.Mode().Perm())
+			n.say(slog.LevelWarn, "state dir %s is writable by others (mode %v): they can change the code this node loads; chmod 700 it", n.stateDir, fi.Mode().Perm())
 		}
 		// Compiled code survives restarts too: a restarted node reloads
 		// its modules without compiling them again.
@@ -152,7 +186,7 @@ func (n *node) restore(ctx context.Context, h *host.Host, store *statedir.Store)
 		if err := h.AtomicLoad(ctx, srcs...); err != nil {
 			return fmt.Errorf("state dir %s: restoring modules: %w", n.stateDir, err)
 		}
-		fmt.Fprintf(n.stderr, "wasmhot: restored %d module(s) from %s\n", len(srcs), n.stateDir)
+		n.say(slog.LevelInfo, "restored %d module(s) from %s", len(srcs), n.stateDir)
 	}
 	return store.Sync(h.Modules())
 }
@@ -162,28 +196,45 @@ func (n *node) restore(ctx context.Context, h *host.Host, store *statedir.Store)
 func (n *node) listenAndServe(ctx context.Context, srv *control.Server, token string) error {
 	type listener struct {
 		ln    net.Listener
-		token string
 		name  string
+		serve func(context.Context, net.Listener) error
+		what  string // "node" or "metrics"
+	}
+	api := func(token string) func(context.Context, net.Listener) error {
+		return func(ctx context.Context, ln net.Listener) error { return srv.Serve(ctx, ln, token) }
 	}
 	ln, err := control.ListenUnix(n.socket)
 	if err != nil {
 		return err
 	}
-	lns := []listener{{ln, "", "unix:" + n.socket}}
+	lns := []listener{{ln, "unix:" + n.socket, api(""), "node"}}
+	closeAll := func() {
+		for _, l := range lns {
+			_ = l.ln.Close()
+		}
+	}
 	if n.listen != "" {
 		tln, err := control.ListenTCP(n.listen)
 		if err != nil {
-			_ = ln.Close()
+			closeAll()
 			return err
 		}
-		lns = append(lns, listener{tln, token, "tcp:" + tln.Addr().String()})
+		lns = append(lns, listener{tln, "tcp:" + tln.Addr().String(), api(token), "node"})
+	}
+	if n.metrics != "" {
+		mln, err := net.Listen("tcp", n.metrics)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("--metrics: %w", err)
+		}
+		lns = append(lns, listener{mln, "tcp:" + mln.Addr().String(), srv.ServeMetrics, "metrics"})
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, len(lns))
 	for _, l := range lns {
 		go func() {
-			err := srv.Serve(ctx, l.ln, l.token)
+			err := l.serve(ctx, l.ln)
 			_ = l.ln.Close() // removes the socket file
 			if err != nil {
 				err = fmt.Errorf("%s: %w", l.name, err)
@@ -191,7 +242,7 @@ func (n *node) listenAndServe(ctx context.Context, srv *control.Server, token st
 			cancel() // one listener failing stops the node
 			errs <- err
 		}()
-		fmt.Fprintf(n.stderr, "wasmhot: node listening on %s\n", l.name)
+		n.say(slog.LevelInfo, "%s listening on %s", l.what, l.name)
 	}
 	var first error
 	for range lns {
@@ -199,6 +250,6 @@ func (n *node) listenAndServe(ctx context.Context, srv *control.Server, token st
 			first = err
 		}
 	}
-	fmt.Fprintln(n.stderr, "wasmhot: node stopped")
+	n.say(slog.LevelInfo, "node stopped")
 	return first
 }
