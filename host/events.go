@@ -88,6 +88,15 @@ func (s *nodeStats) countCall(in *instance) {
 	s.calls[k>>(64-4)].n.Add(1)
 }
 
+// callsTotal adds up the stripes of the call counter.
+func (s *nodeStats) callsTotal() uint64 {
+	var n uint64
+	for i := range s.calls {
+		n += s.calls[i].n.Load()
+	}
+	return n
+}
+
 func (s *nodeStats) observeReload(d time.Duration) {
 	i := sort.SearchFloat64s(reloadBounds[:], d.Seconds())
 	s.reload[i].Add(1)
@@ -368,9 +377,7 @@ func (h *Host) Stats() Stats {
 		Exits:        make(map[Reason]uint64, len(exitReasons)),
 		Memory:       h.MemoryUsage(),
 	}
-	for i := range s.calls {
-		st.Calls += s.calls[i].n.Load()
-	}
+	st.Calls = s.callsTotal()
 	for i, r := range exitReasons {
 		st.Exits[r] = s.exits[i].Load()
 	}
