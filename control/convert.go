@@ -31,7 +31,7 @@ func versionJSON(v *host.VersionInfo) *Version {
 }
 
 func processJSON(p host.ProcessInfo) Process {
-	out := Process{PID: p.PID.String(), Handle: p.Handle, Module: p.Module, Vsn: p.Vsn, Status: string(p.Status), MailboxLen: p.MailboxLen, Fuel: p.Fuel}
+	out := Process{PID: p.PID.String(), Handle: p.Handle, Module: p.Module, Vsn: p.Vsn, VsnTag: p.VsnTag, Status: string(p.Status), MailboxLen: p.MailboxLen, Fuel: p.Fuel, Suspended: p.SysSuspended}
 	if p.Exit != nil {
 		out.Exit = &Exit{Reason: string(p.Exit.Reason)}
 		if p.Exit.Err != nil {

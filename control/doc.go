@@ -17,6 +17,9 @@
 //	POST /v1/spawn       SpawnRequest       -> SpawnResponse
 //	POST /v1/send        SendRequest        -> OKResponse
 //	POST /v1/kill        KillRequest        -> KillResponse
+//	POST /v1/suspend     PIDRequest         -> PIDResponse
+//	POST /v1/resume      PIDRequest         -> PIDResponse
+//	POST /v1/change-code ChangeCodeRequest  -> ChangeCodeResponse
 //	GET  /v1/procs[?all=true][&pid=PID...]  -> ProcsResponse
 //	POST /v1/check       CheckRequest       -> BoolResponse
 //	POST /v1/call        CallRequest        -> CallResponse
@@ -30,7 +33,8 @@
 // can mount [Server.Handler] on its own http.ServeMux (see the example)
 // and reach it with [Dial].
 //
-// Wherever a request names a process (send, kill, check, procs) the pid
+// Wherever a request names a process (send, kill, suspend, resume,
+// change-code, check, procs) the pid
 // may be a unique prefix of at least MinPIDPrefix hex digits; the node
 // resolves it, or answers noproc (no process has it) or ambiguous
 // (several do). Answers about one module (soft-purge, purge, delete,
@@ -45,7 +49,10 @@
 // "detail"}: what was called, and the call that failed first (the
 // innermost of a chain of external calls), from the host's CallError; a
 // client reads them instead of parsing the message. A refused request
-// changes nothing.
+// changes nothing. A request whose body would take the bodies being read
+// past Options.MaxBodyBytes fails with 503 and code "busy": retry it.
+// Calls (call, call-bytes) run at most GOMAXPROCS at once; the others
+// wait their turn.
 //
 // Start with [NewServer] and [Dial]; a client of a node that may still be
 // starting calls [Client.Wait] first.

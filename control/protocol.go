@@ -160,8 +160,10 @@ type Process struct {
 	Vsn        uint64 `json:"vsn"` // 0 once exited
 	Status     string `json:"status"`
 	MailboxLen int    `json:"mailbox_len"`
-	Fuel       int64  `json:"fuel"` // Wasm instructions executed (sandboxed)
-	Exit       *Exit  `json:"exit"` // null while alive
+	Fuel       int64  `json:"fuel"`          // Wasm instructions executed (sandboxed)
+	VsnTag     string `json:"vsn_tag"`       // of the code it runs; "" once exited
+	Suspended  bool   `json:"sys_suspended"` // by suspend, until resume
+	Exit       *Exit  `json:"exit"`          // null while alive
 }
 
 // Exit is how a process ended.
@@ -248,6 +250,7 @@ const (
 	CodeBadResult    = "bad_result"         // the guest broke the bytes convention
 	CodeClosed       = "closed"             // the node is shutting down
 	CodeTimeout      = "timeout"            // the request's deadline passed
+	CodeBusy         = "busy"               // request bodies in flight at their bound: retry
 	CodeInternal     = "internal"           // anything else
 )
 
@@ -304,11 +307,7 @@ func badRequest(format string, args ...any) *Error {
 
 // errorCodes maps host errors to codes and statuses, in order of precedence:
 // a batch error matches every module's error, and the first match wins.
-var errorCodes = []struct {
-	err    error
-	code   string
-	status int
-}{
+var errorCodes = []errorCode{
 	{host.ErrBadName, CodeBadName, http.StatusBadRequest},
 	{host.ErrDuplicate, CodeBadRequest, http.StatusBadRequest},
 	{host.ErrTooLarge, CodeTooLarge, http.StatusRequestEntityTooLarge},
@@ -328,6 +327,12 @@ var errorCodes = []struct {
 	{host.ErrClosed, CodeClosed, http.StatusServiceUnavailable},
 	{context.DeadlineExceeded, CodeTimeout, http.StatusGatewayTimeout},
 	{context.Canceled, CodeClosed, http.StatusServiceUnavailable},
+}
+
+type errorCode struct {
+	err    error
+	code   string
+	status int
 }
 
 // toError turns any error into an error reply.

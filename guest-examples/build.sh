@@ -18,6 +18,7 @@ expand() { # template version text
 for v in 1 2 3; do
   expand counter "$v" > "$gen/counter_v$v.wat"
   expand a_loop "$v" > "$gen/a_loop_v$v.wat"
+  expand sys "$v" > "$gen/sys_v$v.wat"
 done
 for v in 1 2; do
   for t in test2 e_mod cb g_a g_b; do

@@ -289,7 +289,11 @@ func (h *Host) abiReceive(ctx context.Context, m api.Module, stack []uint64) {
 		defer t.Stop()
 		timer = t.C
 	}
+	p.mu.Lock()
+	own := p.inst != nil && h.instanceOf(m) == p.inst
+	p.mu.Unlock()
 	for {
+		p.hold(own) // Host.Suspend: stop here, messages kept
 		msg, n, ok := p.mbox.take(int(capacity))
 		if ok {
 			if n <= int(capacity) {
@@ -304,14 +308,11 @@ func (h *Host) abiReceive(ctx context.Context, m api.Module, stack []uint64) {
 		}
 		p.suspend()
 		woke := true
-		if timer == nil {
-			<-p.mbox.notify // Kill also leaves a token here
-		} else {
-			select {
-			case <-p.mbox.notify:
-			case <-timer:
-				woke = false
-			}
+		select {
+		case <-p.mbox.notify: // Kill also leaves a token here
+		case <-timer: // nil: no timeout
+			woke = false
+		case <-p.sys.wake:
 		}
 		if !p.resume() || p.killed() {
 			exit(p, Killed, nil)

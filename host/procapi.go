@@ -15,13 +15,17 @@ type ProcessInfo struct {
 	Handle     int64 // the pid as guests see it
 	Module     string
 	Vsn        uint64 // version of its own instance; 0 once exited
+	VsnTag     string // that version's vsn tag; "" once exited
 	Status     Status
 	MailboxLen int
 	// Fuel is the fuel the process has used in all (sandboxed mode: Wasm
 	// instructions executed, its external calls included), counted up to
 	// its last host call or fuel slice; 0 in trusted mode.
 	Fuel int64
-	Exit *Exit // nil while alive
+	// SysSuspended: suspended with Host.Suspend (sys:suspend/1) and not
+	// resumed; it takes no message at its receives.
+	SysSuspended bool
+	Exit         *Exit // nil while alive
 }
 
 func (p *process) info() ProcessInfo {
@@ -29,8 +33,10 @@ func (p *process) info() ProcessInfo {
 	p.mu.Lock()
 	if p.inst != nil {
 		pi.Vsn = p.inst.code.ver.Vsn
+		pi.VsnTag = p.inst.code.ver.VsnTag
 	}
 	p.mu.Unlock()
+	pi.SysSuspended, _ = p.sys.held()
 	select {
 	case <-p.done:
 		e := p.exit

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,6 +94,13 @@ type process struct {
 	fail *Exit
 	// cont is the continue target set during the running call.
 	cont string
+	// entry is the function p last entered (spawn or continue): where a
+	// code change from outside goes on (syscode.go).
+	entry string
+	// sys is p's suspension (Host.Suspend); restart a code change made in
+	// its receive, which unwound the running call.
+	sys     sysState
+	restart *restart
 	// fam holds one instance per version p calls into (link tables and
 	// host calls); each version counts p's host calls into it (stacks).
 	fam family
@@ -188,6 +196,7 @@ func (h *Host) spawn(ctx context.Context, module, function string, state []byte)
 		mbox:   newMailbox(h.cfg.mailboxLimit, max(h.cfg.mailboxBytes, h.cfg.maxMessageSize), &h.mem),
 		killCh: make(chan struct{}),
 		done:   make(chan struct{}),
+		sys:    sysState{req: make(chan *changeReq), wake: make(chan struct{}, 1)},
 		state:  append([]byte(nil), state...),
 
 		acct:    &account{limit: h.cfg.fuel},
@@ -289,8 +298,18 @@ func (p *process) loop(t *target) Exit {
 		p.mu.Lock()
 		in := p.inst
 		p.cont = ""
+		p.entry = in.code.ver.Exports[t.idx].Name
 		p.mu.Unlock()
 		over, err := in.callMetered(p.ctx, p, p.acct, in.fn(t.idx), stack)
+		if r := p.takeRestart(); r != nil {
+			// ChangeCode moved p to a new instance in its receive and
+			// unwound the old one's call.
+			r.old.code.release(p)
+			r.old.close(0)
+			p.h.noteUpgrade(p, r.old.code.ver.Vsn, r.t.code.ver.Vsn)
+			t = r.t
+			continue
+		}
 		if err != nil {
 			return p.failure(in, t, err)
 		}
@@ -338,8 +357,10 @@ func (p *process) failure(in *instance, t *target, err error) Exit {
 
 // upgrade resolves ?MODULE:fn through the export table after a continue.
 // The same version keeps the same instance; a new version gets a new
-// instance that inherits the state, runs code_change(from_vsn) when it
-// exports it, and replaces the old instance, which is closed.
+// instance that inherits the state, runs code_change when it exports it,
+// and replaces the old instance, which is closed. A code_change of ABI v2
+// that refuses (or fails) leaves p in its old instance with its old
+// state, going on with fn there.
 func (p *process) upgrade(fn string) (*target, Exit) {
 	slot := p.h.findSlot(p.module, fn)
 	if slot == nil {
@@ -378,14 +399,27 @@ func (p *process) upgrade(fn string) (*target, Exit) {
 		c.gate.Leave()
 		p.mu.Lock()
 		p.inst = in
+		saved := slices.Clone(p.state)
 		p.mu.Unlock()
-		old.code.release(p)
-		old.close(0)
 		if p.killed() { // a kill that closed the old instance
+			old.code.release(p)
+			old.close(0)
 			return nil, Exit{Reason: Killed}
 		}
-		if exit, ok := p.codeChange(in, old.code.ver.Vsn); !ok {
-			return nil, exit
+		refused, ex := p.codeChange(in, old.code.ver, nil)
+		if refused != nil {
+			p.undoChange(old, in, saved)
+			p.h.logLine(old.code, p, []byte(refused.Error()))
+			ot := old.code.targets[fn]
+			if ot == nil || !isEntry(ot) {
+				return nil, Exit{Reason: Undef, Err: fmt.Errorf("%w (and the old version has no entry %s)", refused, fn)}
+			}
+			return ot, Exit{}
+		}
+		old.code.release(p)
+		old.close(0)
+		if ex != nil {
+			return nil, *ex
 		}
 		p.h.noteUpgrade(p, old.code.ver.Vsn, c.ver.Vsn)
 		return t, Exit{}
@@ -393,25 +427,6 @@ func (p *process) upgrade(fn string) (*target, Exit) {
 }
 
 var codeChangeSig = modules.Signature{Params: []api.ValueType{api.ValueTypeI64}}
-
-// codeChange runs the new version's optional code_change(from_vsn).
-func (p *process) codeChange(in *instance, from uint64) (Exit, bool) {
-	ct := in.code.targets["code_change"]
-	if ct == nil {
-		return Exit{}, true
-	}
-	if !ct.sig.Equal(codeChangeSig) {
-		return Exit{Reason: BadArity, Err: badArity(p.module, "code_change", "want (i64)->(), have %s", ct.sig)}, false
-	}
-	over, err := in.callMetered(p.ctx, p, p.acct, in.fn(ct.idx), []uint64{from})
-	if err != nil {
-		return p.failure(in, ct, err), false
-	}
-	if over {
-		return p.overBudget(), false
-	}
-	return Exit{}, true
-}
 
 // overBudget is the exit of a process whose last call used more fuel than
 // its budget allowed, finishing before a tick could stop it.
