@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/hosttest"
 )
 
 // tcpServer serves opts on a loopback TCP listener with token.
@@ -27,7 +28,11 @@ func tcpServer(t *testing.T, opts Options, token string) string {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- NewServer(opts).Serve(ctx, ln, token) }()
+	srv := NewServer(opts)
+	if opts.testServer != nil {
+		*opts.testServer = srv
+	}
+	go func() { done <- srv.Serve(ctx, ln, token) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
@@ -151,53 +156,53 @@ func TestLimitListener(t *testing.T) {
 	}
 }
 
-// TestBodiesInFlight: a request whose body would take the node past
-// MaxBodyBytes waits before reading it, and proceeds once the request
-// holding the bytes is done.
+// TestBodiesInFlight: request bodies count against MaxBodyBytes as they
+// are read, not as declared: a slow client that declared much and sent
+// little holds little; once the bytes read would pass the bound, a request
+// fails at once with 503 busy, and goes through again when they are given
+// back.
 func TestBodiesInFlight(t *testing.T) {
-	addr := tcpServer(t, Options{MaxRequestBytes: 4 << 20, MaxBodyBytes: 4 << 20}, "")
+	var srv *Server
+	addr := tcpServer(t, Options{MaxRequestBytes: 4 << 20, MaxBodyBytes: 4 << 20, testServer: &srv}, "")
+	post := func(size int) (int, string) {
+		// A name the decoder must read whole (and then refuses, with 400,
+		// when the bytes fit).
+		body := `{"module":"` + strings.Repeat("n", size) + `"}`
+		resp, err := http.Post("http://"+addr+"/v1/soft-purge", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
 	slow, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer slow.Close()
-	// A load that declares 3 MiB and sends a little of it.
-	if _, err := io.WriteString(slow, "POST /v1/load HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nContent-Length: 3145728\r\n\r\n{\"modules\":["); err != nil {
+	// A load that declares 3.5 MiB and sends a little of it holds little.
+	if _, err := io.WriteString(slow, "POST /v1/load HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nContent-Length: 3670016\r\n\r\n{\"modules\":["); err != nil {
 		t.Fatal(err)
 	}
-	// A small request does not wait.
-	resp, err := http.Post("http://"+addr+"/v1/soft-purge", "application/json", strings.NewReader(`{"module":"nosuch"}`))
-	if err != nil {
+	if code, body := post(2 << 20); code != 400 {
+		t.Fatalf("a 2 MiB request beside a slow one that declared 3.5 MiB: %d %s, want it read (400: a bad name)", code, body)
+	}
+	// Once it has sent 3 MiB, a request of 1 MiB more would pass the 4.
+	if _, err := io.WriteString(slow, strings.Repeat(" ", 3<<20)); err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("a small request beside a large body: %s", resp.Status)
-	}
-	// A second large one does.
-	answered := make(chan string, 1)
-	go func() {
-		body := `{"module":"nosuch"}` + strings.Repeat(" ", 2<<20)
-		resp, err := http.Post("http://"+addr+"/v1/soft-purge", "application/json", strings.NewReader(body))
-		if err != nil {
-			answered <- err.Error()
-			return
-		}
-		resp.Body.Close()
-		answered <- resp.Status
-	}()
-	select {
-	case s := <-answered:
-		t.Fatalf("a 2 MiB request while 3 MiB of 4 are in flight: answered %s, want it to wait", s)
-	case <-time.After(300 * time.Millisecond):
+	// The node has read what the slow client sent.
+	hosttest.WaitFor(t, func() bool { return srv.admit.bodies.Load() >= 3<<20 })
+	busy := ""
+	hosttest.WaitFor(t, func() bool {
+		code, body := post(3 << 20)
+		busy = body
+		return code == 503
+	})
+	if !strings.Contains(busy, `"busy"`) {
+		t.Errorf("503 body %s, want code busy", busy)
 	}
 	slow.Close()
-	select {
-	case s := <-answered:
-		if !strings.HasPrefix(s, "200") {
-			t.Fatalf("soft-purge after the slow load went away: %s, want 200", s)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("soft-purge still waiting after the slow load went away")
-	}
+	hosttest.WaitFor(t, func() bool { code, _ := post(3 << 20); return code == 400 })
 }

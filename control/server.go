@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/wasmhot/wasmhot/host"
 	"github.com/wasmhot/wasmhot/internal/statedir"
@@ -41,20 +40,22 @@ type Options struct {
 	// IdleTimeout; ReadHeaderTimeout when shorter).
 	MaxConns    int
 	IdleTimeout time.Duration
-	// MaxBodyBytes bounds the large request bodies (over SmallBody bytes,
-	// or of no declared length) read at once, by their declared length
-	// (MaxRequestBytes when they declare none); such a request waits for
-	// its share before its body is read (default MaxBodyBytesInFlight,
-	// raised to MaxRequestBytes if lower). Without it, many concurrent
-	// loads of large modules would each hold their body and its decoded
-	// bytes until refused or loaded. Small requests never wait behind
-	// large ones: they are bounded by the connection limit.
+	// MaxBodyBytes bounds the bytes of request bodies read and held at
+	// once (default MaxBodyBytesInFlight, raised to MaxRequestBytes if
+	// lower), counted as they are read: a request whose reading would
+	// pass it fails with 503 busy, and the client may retry. Without it,
+	// many concurrent loads of large modules would each hold their body
+	// and its decoded bytes until refused or loaded; counting what is
+	// read, not what is declared, keeps a slow client from holding a
+	// share it does not use (see admission.go).
 	MaxBodyBytes int64
 	// Gatherer is what GET /metrics serves; nil: a registry of the host's
 	// metrics (package metrics) and the Go runtime's and the process's.
 	// A program that has its own registry passes it, with
 	// metrics.NewCollector(host, nil) registered on it.
 	Gatherer prometheus.Gatherer
+
+	testServer **Server // tests: where NewServer's result goes
 }
 
 // Server answers the control API for one host. It is safe for concurrent
@@ -70,9 +71,13 @@ type Server struct {
 	synced uint64
 
 	routes   map[string]route
-	bodies   *semaphore.Weighted // bytes of request bodies being read or used
-	promHTTP http.Handler        // GET /metrics
+	admit    *admission   // request bodies and calls in flight
+	promHTTP http.Handler // GET /metrics
 }
+
+// callRoutes are the routes that run guest code on the request's
+// goroutine: they take a call slot (admission.go).
+var callRoutes = map[string]bool{"/v1/call": true, "/v1/call-bytes": true}
 
 type route struct {
 	method string
@@ -94,7 +99,7 @@ func NewServer(opts Options) *Server {
 	if opts.Gatherer == nil {
 		opts.Gatherer = newGatherer(opts.Host)
 	}
-	s := &Server{opts: opts, bodies: semaphore.NewWeighted(opts.MaxBodyBytes), routes: map[string]route{
+	s := &Server{opts: opts, admit: newAdmission(opts.MaxBodyBytes), routes: map[string]route{
 		"/v1/load":        {http.MethodPost, (*Server).load},
 		"/v1/soft-purge":  {http.MethodPost, (*Server).softPurge},
 		"/v1/purge":       {http.MethodPost, (*Server).purge},
@@ -160,14 +165,23 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	if r.Method == http.MethodPost {
-		release, err := s.reserveBody(r)
-		if err != nil {
-			writeError(w, toError(err))
+		if r.ContentLength > s.opts.MaxRequestBytes {
+			writeError(w, tooLarge(s.opts.MaxRequestBytes))
 			return
 		}
-		defer release()
+		defer s.admit.body(r)()
+	}
+	if callRoutes[r.URL.Path] {
+		res, err := s.admit.call(r.Context(), func() (any, error) { return rt.handle(s, w, r) })
+		s.answer(w, res, err)
+		return
 	}
 	res, err := rt.handle(s, w, r)
+	s.answer(w, res, err)
+}
+
+// answer writes a handler's result, or its error.
+func (s *Server) answer(w http.ResponseWriter, res any, err error) {
 	if err != nil {
 		writeError(w, toError(err))
 		return
@@ -175,27 +189,6 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	if res != nil {
 		writeJSON(w, http.StatusOK, res)
 	}
-}
-
-// reserveBody waits until a large request's body may be read: its
-// declared length (or the cap, when it declares none) fits in
-// MaxBodyBytes with the large bodies of the requests in progress. The reservation lasts until the
-// request is answered, since a load holds its decoded bytes until then.
-func (s *Server) reserveBody(r *http.Request) (release func(), err error) {
-	if r.ContentLength > s.opts.MaxRequestBytes {
-		return nil, tooLarge(s.opts.MaxRequestBytes)
-	}
-	if r.ContentLength >= 0 && r.ContentLength <= SmallBody {
-		return func() {}, nil
-	}
-	n := s.opts.MaxRequestBytes
-	if r.ContentLength >= 0 {
-		n = r.ContentLength
-	}
-	if err := s.bodies.Acquire(r.Context(), n); err != nil {
-		return nil, &Error{Status: http.StatusServiceUnavailable, Code: CodeTimeout, Message: "request ended while waiting for other requests' bodies to be read"}
-	}
-	return func() { s.bodies.Release(n) }, nil
 }
 
 // authorized reports whether the Authorization header carries the token:
@@ -226,12 +219,8 @@ const (
 	MaxConns = 256
 	// MaxBodyBytesInFlight is the default of Options.MaxBodyBytes: twice
 	// the default request cap, so two loads of the largest modules proceed
-	// at once and the rest wait before reading.
+	// at once.
 	MaxBodyBytesInFlight = 2 * MaxRequestBytes
-	// SmallBody is the largest body that does not count against
-	// Options.MaxBodyBytes: calls, sends and spawns of small arguments
-	// never wait behind loads.
-	SmallBody = 1 << 20
 )
 
 // Serve answers requests on ln until ctx ends, then shuts down: it stops
@@ -316,6 +305,8 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	switch {
 	case errors.As(err, &mbe):
 		return tooLarge(s.opts.MaxRequestBytes)
+	case errors.Is(err, errBusy):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeBusy, Message: errBusy.Error()}
 	case errors.Is(err, io.EOF):
 		return badRequest("empty request body: want a JSON object")
 	case err != nil:
