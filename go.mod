@@ -9,7 +9,6 @@ require (
 	github.com/prometheus/common v0.72.0
 	github.com/tetratelabs/wazero v1.12.0
 	github.com/urfave/cli/v2 v2.27.7
-	golang.org/x/sync v0.23.0
 	golang.org/x/sys v0.48.0
 )
 
