@@ -64,7 +64,8 @@ func sig(params []api.ValueType, results ...api.ValueType) modules.Signature {
 
 func vt(ts ...api.ValueType) []api.ValueType { return ts }
 
-// abi lists the imports of ABI v1 with their Wasm types.
+// abi lists the imports of the guest ABI with their Wasm types (v1, and
+// what v2 adds).
 var abi = []abiFunc{
 	{"self", sig(nil, i64), (*Host).abiSelf},
 	{"spawn", sig(vt(i32, i32, i32, i32, i32, i32), i64), (*Host).abiSpawn},
@@ -76,6 +77,8 @@ var abi = []abiFunc{
 	{"continue", sig(vt(i32, i32)), (*Host).abiContinue},
 	{"call_bytes", sig(vt(i32, i32, i32, i32, i32, i32, i32, i32), i32), (*Host).abiCallBytes},
 	{"log", sig(vt(i32, i32)), (*Host).abiLog},
+	// ABI v2
+	{"call_checked", callCheckedSig, (*Host).abiCallChecked},
 }
 
 func (h *Host) instantiateABI(ctx context.Context) error {

@@ -44,6 +44,7 @@ typedef long long wh_pid;
 #define WH_LIMIT (-2)     /* spawn: process limit; send: mailbox full or message too large */
 #define WH_BADARITY (-2)  /* call_bytes: not a bytes function */
 #define WH_BADARG (-3)    /* a pointer, length or name the host refused */
+#define WH_TRAPPED (-4)   /* call_checked: the callee trapped */
 
 #define WH_FOREVER (-1)   /* receive timeout: wait until a message comes */
 
@@ -74,6 +75,15 @@ WH_IMPORT("call_bytes") int wh_call_bytes(const char *mod, int mod_len, const ch
                                           const void *in, int in_len, void *out, int out_cap);
 /* log: one line to the host's log, prefixed "module vN pid: ". */
 WH_IMPORT("log") void wh_log(const char *line, int len);
+/* call_checked (ABI v2): the external call mod:fn(args[0..nargs)) of any
+ * function (i32 and f32 values in the low 32 bits), its nres results
+ * written to res; 0, or its failure as a value instead of the end of the
+ * process: WH_UNDEF (the current version does not export fn: a new version
+ * dropped it), WH_BADARITY (other counts of parameters or results),
+ * WH_TRAPPED (the callee trapped), WH_BADARG. A plain WH_GUEST_IMPORT call
+ * of a dropped function ends the process with undef instead. */
+WH_IMPORT("call_checked") int wh_call_checked(const char *mod, int mod_len, const char *fn, int fn_len,
+                                              const long long *args, int nargs, long long *res, int nres);
 
 /* Helpers. WH_LIT passes a string literal as pointer, length. */
 #define WH_LIT(s) (s), (int)(sizeof(s) - 1)
