@@ -14,8 +14,9 @@
 // spinning calls cut off by their timeout, large sends, reloads and purges,
 // corrupt modules, huge names, unknown names and pids. Beside them, slow
 // attackers hold TCP connections with half-sent bodies and without the
-// token. A monitor samples the node's RSS (VmRSS) and times `modules`
-// every 100 ms.
+// token. A monitor samples the node's RSS (VmRSS) every 100 ms, and a
+// probe, a process of its own as an operator's client would be, times
+// `modules` every 100 ms.
 //
 // It exits 1 when the node's RSS went past the budget plus a quarter, a
 // `modules` took longer than 100 ms, the node died or logged a panic, or a
@@ -23,6 +24,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -53,7 +55,12 @@ func main() {
 	clients := flag.Int("clients", 200, "concurrent clients")
 	slow := flag.Int("slow", 20, "slow attackers holding TCP connections")
 	skipFlag := flag.String("skip", "", "comma-separated kinds of request the clients do not make (see the report)")
+	probeSock := flag.String("probe", "", "(internal) time `modules` on the node at SOCKET every 100 ms, one line per request, until stdin closes")
 	flag.Parse()
+	if *probeSock != "" {
+		probe(*probeSock)
+		return
+	}
 	for _, k := range strings.Split(*skipFlag, ",") {
 		if k != "" {
 			skip[k] = true
@@ -71,6 +78,41 @@ func main() {
 	}
 	if !ok {
 		os.Exit(1)
+	}
+}
+
+// probe is the process that times `modules`: an operator's client, apart
+// from the clients' process, so that what it sees is the node's latency,
+// not the load generator's. It prints each time in nanoseconds, or "ERR"
+// and the error.
+func probe(sock string) {
+	c, err := control.Dial(sock, "")
+	if err != nil {
+		fmt.Println("ERR", err)
+		return
+	}
+	stdinClosed := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(stdinClosed)
+	}()
+	tick := time.NewTicker(100 * time.Millisecond)
+	for {
+		select {
+		case <-stdinClosed:
+			return
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		t0 := time.Now()
+		_, err := c.Modules(ctx)
+		d := time.Since(t0)
+		cancel()
+		if err != nil {
+			fmt.Println("ERR", err)
+			continue
+		}
+		fmt.Println(d.Nanoseconds())
 	}
 }
 
@@ -256,7 +298,27 @@ func run(d time.Duration, budgetFlag string, budget int64, clients, slow int) (b
 		wg.Go(func() { slowAttacker(runCtx, n.addr, i) })
 	}
 
-	// The monitor.
+	// The monitor: RSS here, `modules` in a process of its own.
+	probeCmd := exec.Command(os.Args[0], "-probe", n.sock)
+	probeIn, err := probeCmd.StdinPipe()
+	if err != nil {
+		return false, err
+	}
+	probeOut, err := probeCmd.StdoutPipe()
+	if err != nil {
+		return false, err
+	}
+	if err := probeCmd.Start(); err != nil {
+		return false, err
+	}
+	samples := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(probeOut)
+		for sc.Scan() {
+			samples <- sc.Text()
+		}
+		close(samples)
+	}()
 	var maxRSS int64
 	var lat []time.Duration
 	var down error
@@ -275,17 +337,21 @@ loop:
 			fmt.Printf("soak: %v: rss now %d MiB, max %d MiB; %d requests\n", time.Since(start).Round(time.Second), n.rss()>>20, maxRSS>>20, sum(st))
 		case <-tick.C:
 			maxRSS = max(maxRSS, n.rss())
-			mctx, mcancel := context.WithTimeout(ctx, 10*time.Second)
-			t0 := time.Now()
-			_, err := admin.Modules(mctx)
-			lat = append(lat, time.Since(t0))
-			mcancel()
-			if err != nil {
-				down = fmt.Errorf("modules: %w", err)
+		case line, ok := <-samples:
+			if !ok {
+				down = errors.New("the probe process ended")
 				break loop
 			}
+			ns, err := strconv.ParseInt(line, 10, 64)
+			if err != nil {
+				down = fmt.Errorf("modules: %s", line)
+				break loop
+			}
+			lat = append(lat, time.Duration(ns))
 		}
 	}
+	probeIn.Close()
+	_ = probeCmd.Wait()
 	stop()
 	wg.Wait()
 
