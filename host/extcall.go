@@ -127,6 +127,9 @@ func (h *Host) guestBytesCall(ctx context.Context, p *process, t *target, data [
 // logLine writes one guest log line, prefixed by module, vsn and pid. c
 // or p may be nil (a line of the host's own, or from a Go call).
 func (h *Host) logLine(c *code, p *process, line []byte) {
+	if !h.logOut.Room(min(len(line), MaxLogLine) + logPrefixMax) {
+		return // the queue is full: dropped (and counted) before formatting
+	}
 	var b []byte
 	if c != nil {
 		b = append(b, c.ver.Name...)
@@ -155,6 +158,10 @@ func (h *Host) logLine(c *code, p *process, line []byte) {
 // MaxLogLine is the longest guest log line kept whole, in bytes; a longer
 // one is cut there and says how long it was.
 const MaxLogLine = 16 << 10
+
+// logPrefixMax bounds what logLine adds to a line: module, version, pid
+// and the note of a cut.
+const logPrefixMax = 64 + 20 + 36 + 32
 
 // logQueueBytes bounds the log lines waiting for a slow log output; past
 // it, lines are dropped and counted (internal/logbuf).

@@ -55,6 +55,20 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Room reports whether a write of n bytes would be queued now. When it
+// would not, it counts the write as dropped: a caller that formats its
+// lines checks first, so that a flood of lines nobody can take costs no
+// formatting.
+func (w *Writer) Room(n int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || w.queued+n > w.max {
+		w.dropped++
+		return false
+	}
+	return true
+}
+
 // Dropped returns the number of writes dropped so far.
 func (w *Writer) Dropped() int {
 	w.mu.Lock()

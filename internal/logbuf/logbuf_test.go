@@ -68,3 +68,24 @@ func TestStuckOutput(t *testing.T) {
 		t.Fatal("Close waited past its bound")
 	}
 }
+
+// Room says whether a line would be queued, and counts it dropped when
+// not.
+func TestRoom(t *testing.T) {
+	out := &stuck{release: make(chan struct{})}
+	defer close(out.release)
+	w := New(out, 20)
+	if !w.Room(20) {
+		t.Fatal("no room for 20 bytes in an empty queue of 20")
+	}
+	_, _ = w.Write([]byte("0123456789\n")) // the drain may take it: it blocks on the stuck output
+	_, _ = w.Write([]byte("0123456789\n"))
+	_, _ = w.Write([]byte("0123456789\n"))
+	before := w.Dropped()
+	if w.Room(15) {
+		t.Fatal("room for 15 bytes in a queue holding 11 of 20")
+	}
+	if w.Dropped() != before+1 {
+		t.Fatalf("dropped %d after a refused Room, want %d", w.Dropped(), before+1)
+	}
+}
