@@ -2,7 +2,8 @@
 # Builds the guests written in Go and C into wasm-langs/ (or into $OUT):
 #
 #   go_NAME_vN.wasm   from go/NAME (and httpplugin/plugin), v2 with -tags v2
-#   c_NAME_vN.wasm    from c/NAME.c, with -DVSN=N
+#                     (go_hotserver_v1..3, tagged 1.0.0..3.0.0; go_hotclient)
+#   c_NAME_vN.wasm    from c/NAME.c, with -DVSN=N (c_server_v1..3)
 #
 # and records the toolchains in wasm-langs/TOOLCHAINS. Needs Go and clang +
 # wasm-ld (installed with apt-get when missing). Both builds are
@@ -40,6 +41,14 @@ if [[ $what != c ]]; then
   done
   gobuild ./httpplugin/plugin "$out/go_httpplugin_v1.wasm"
   gobuild ./httpplugin/plugin "$out/go_httpplugin_v2.wasm" -tags v2
+  # The gen_server example: three versions, named by a wasmhot.vsn section
+  # (Go's linker writes no custom sections: wasmhot vsn appends it).
+  gobuild ./go/hotclient "$out/go_hotclient.wasm"
+  for v in 1 2 3; do
+    tags=; [[ $v != 1 ]] && tags=v$v
+    gobuild ./go/hotserver "$out/go_hotserver_v$v.wasm" -tags "$tags"
+    (cd .. && go run ./cmd/wasmhot vsn "guest-examples/$out/go_hotserver_v$v.wasm" "$v.0.0" >/dev/null)
+  done
 fi
 
 if [[ $what != go ]]; then

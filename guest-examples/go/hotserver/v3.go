@@ -1,0 +1,8 @@
+//go:build v3
+
+package main
+
+const (
+	vsn  = "v3"
+	step = 100
+)
