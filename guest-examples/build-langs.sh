@@ -54,7 +54,9 @@ fi
 if [[ $what != go ]]; then
   for src in c/*.c; do
     name=$(basename "$src" .c)
-    for v in 1 2; do
+    versions="1 2"
+    [[ $name == server ]] && versions="1 2 3" # the gen_server: upgraded twice
+    for v in $versions; do
       clang --target=wasm32 -O2 -nostdlib -mbulk-memory -Wall -Wextra -Werror -DVSN="$v" \
         -Wl,--no-entry -Wl,--strip-all -o "$out/c_${name}_v$v.wasm" "$src"
     done

@@ -11,12 +11,12 @@ import (
 )
 
 // TestServerUpgradedInPlace: the gen_server examples (Go: go_hotserver,
-// C: c_server) serve four client processes making 200 calls each while
+// C: c_server) serve four client processes making 100 calls each while
 // the host moves the server v1 -> v2 -> v3 with Suspend, ChangeCode and
 // Resume, a refused change in between: every call is answered (no call
-// fails or times out) and the server handled exactly 800.
+// fails or times out) and the server handled exactly 400.
 func TestServerUpgradedInPlace(t *testing.T) {
-	for _, lang := range []string{"go_hotserver"} {
+	for _, lang := range []string{"go_hotserver", "c_server"} {
 		t.Run(lang, func(t *testing.T) {
 			ctx := context.Background()
 			n := newNode(t, host.NewConfig())
@@ -27,7 +27,7 @@ func TestServerUpgradedInPlace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			const clients, calls = 4, 200
+			const clients, calls = 4, 100
 			cl := make([]host.PID, clients)
 			for i := range cl {
 				cl[i] = n.Spawn("cli", "client", fmt.Sprintf("%d %d", pi.Handle, calls))
@@ -56,7 +56,7 @@ func TestServerUpgradedInPlace(t *testing.T) {
 				if e := n.Exit(c); e.Reason != host.Normal {
 					t.Fatalf("client exit %v", e)
 				}
-				if got := n.Log.Of(c); len(got) != 1 || got[0] != fmt.Sprintf("client done ok=%d failed=0", calls) {
+				if got := n.Lines(c, 1); len(got) != 1 || got[0] != fmt.Sprintf("client done ok=%d failed=0", calls) {
 					t.Errorf("client %s logged %q", c, got)
 				}
 			}

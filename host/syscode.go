@@ -340,7 +340,7 @@ func (p *process) codeChange(in *instance, from *modules.Version, extra []byte) 
 }
 
 // codeChange2 calls code_change of ABI v2 with from and extra copied into
-// the instance through its alloc.
+// the instance through its alloc, one after the other in one buffer.
 func (p *process) codeChange2(in *instance, ct *target, from, extra []byte) (res uint64, over bool, err error) {
 	c := in.code
 	if c.alloc < 0 || in.mem == nil {
@@ -348,20 +348,18 @@ func (p *process) codeChange2(in *instance, ct *target, from, extra []byte) (res
 	}
 	p.leaveHost()
 	in.fuelIn(p.acct)
+	// One alloc for both, from then extra: an allocator may reuse its
+	// memory at each call (the C header's arena does).
 	stack := make([]uint64, 4)
-	for i, b := range [][]byte{from, extra} {
-		if len(b) == 0 {
-			continue
+	if n := len(from) + len(extra); n > 0 {
+		s := []uint64{uint64(n)}
+		if err = in.fn(c.alloc).CallWithStack(p.ctx, s); err == nil {
+			ptr := uint32(s[0])
+			if !in.mem.Write(ptr, append(slices.Clip(from), extra...)) {
+				err = fmt.Errorf("alloc(%d) returned %#x, outside memory", n, ptr)
+			}
+			stack = []uint64{uint64(ptr), uint64(len(from)), uint64(ptr) + uint64(len(from)), uint64(len(extra))}
 		}
-		s := []uint64{uint64(len(b))}
-		if err = in.fn(c.alloc).CallWithStack(p.ctx, s); err != nil {
-			break
-		}
-		if !in.mem.Write(uint32(s[0]), b) {
-			err = fmt.Errorf("alloc(%d) returned %#x, outside memory", len(b), uint32(s[0]))
-			break
-		}
-		stack[2*i], stack[2*i+1] = s[0], uint64(len(b))
 	}
 	if err == nil {
 		err = in.fn(ct.idx).CallWithStack(p.ctx, stack)

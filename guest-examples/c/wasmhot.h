@@ -203,4 +203,223 @@ static inline int wh_receive_trunc(void *buf, int cap, int timeout_ms) {
     return wh_arena_alloc(n);                              \
   }
 
+/* ---- A gen_server (docs/guests.md, "Writing a server") ----
+ *
+ * A server is a few callbacks in a wh_server and one line,
+ * WH_SERVER("server", srv), which exports the entry point "server" (spawn
+ * it with its argument as state) and code_change of ABI v2, so that the
+ * host can move the process to a new version from outside (wasmhot
+ * suspend / change-code / resume). The guest must also say WASMHOT_ALLOC.
+ *
+ * The state is bytes (at most WH_STATE_MAX), changed in place by the
+ * callbacks and saved with set_state after every message: each receive of
+ * the loop is where a code change may happen. Messages over WH_MSG_MAX
+ * bytes are cut. The wire format is the Go SDK's (guest/server): a Go
+ * client calls a C server and the other way round. */
+#define WH_STATE_MAX 4096
+#define WH_MSG_MAX 4096
+#define WH_NOREPLY (-1000) /* handle_call: no reply now; wh_reply later */
+
+typedef struct {
+  wh_pid pid;
+  long long ref;
+} wh_from;
+
+typedef struct {
+  /* init: the first state, written to st (cap bytes), from the spawn
+   * argument; its length, or < 0 to fail (the process traps). NULL: the
+   * argument is the state. */
+  int (*init)(const void *arg, int arg_len, void *st, int cap);
+  /* handle_call: answer req. The state st (*st_len bytes, up to
+   * WH_STATE_MAX) may be changed in place. Write the reply to reply (up
+   * to reply_cap bytes) and return its length, or WH_NOREPLY. */
+  int (*handle_call)(const void *req, int len, wh_from from, void *st, int *st_len, void *reply, int reply_cap);
+  /* handle_cast, handle_info: a cast, any other message. */
+  void (*handle_cast)(const void *msg, int len, void *st, int *st_len);
+  void (*handle_info)(const void *msg, int len, void *st, int *st_len);
+  /* code_change runs in the new version: old_vsn is the old version's vsn
+   * tag, extra the bytes of ChangeCode; st may be changed in place (up to
+   * WH_STATE_MAX). Return 0 to accept, or nonzero and set *reason to
+   * refuse (the process stays in its old version and old state). NULL:
+   * accept, state unchanged. */
+  int (*code_change)(const char *old_vsn, int old_len, void *st, int *st_len, const void *extra, int extra_len,
+                     const char **reason);
+  /* terminate: the server stops (wh_server_stop). */
+  void (*terminate)(const char *reason, void *st, int st_len);
+} wh_server;
+
+#define WH_MAGIC "\xffWH1"
+#define WH_STATE_TAG "WHS1"
+
+static const char *wh_stop_reason;
+
+/* wh_server_stop ends the server after the running callback. */
+static inline void wh_server_stop(const char *reason) { wh_stop_reason = reason ? reason : "normal"; }
+
+static inline int wh_is_frame(const unsigned char *m, int n) {
+  return n > 4 && m[0] == 0xff && m[1] == 'W' && m[2] == 'H' && m[3] == '1';
+}
+
+static unsigned char wh_frame_buf[13 + WH_MSG_MAX];
+
+/* wh_reply answers the call from (for a handle_call that returned
+ * WH_NOREPLY). */
+static inline void wh_reply(wh_from from, const void *reply, int len) {
+  if (len > WH_MSG_MAX) len = WH_MSG_MAX;
+  wh_copy(wh_frame_buf, WH_MAGIC, 4);
+  wh_frame_buf[4] = 'r';
+  wh_store64(wh_frame_buf + 5, from.ref);
+  wh_copy(wh_frame_buf + 13, reply, len);
+  wh_send(from.pid, wh_frame_buf, 13 + len);
+}
+
+/* wh_cast sends msg to the server pid without waiting; 0 or a wh_send code. */
+static inline int wh_cast(wh_pid pid, const void *msg, int len) {
+  if (len > WH_MSG_MAX) return WH_BADARG;
+  wh_copy(wh_frame_buf, WH_MAGIC, 4);
+  wh_frame_buf[4] = 's';
+  wh_copy(wh_frame_buf + 5, msg, len);
+  return wh_send(pid, wh_frame_buf, 5 + len);
+}
+
+/* Messages that arrive while wh_call waits, for the server loop (or
+ * wh_next) to take first: up to WH_STASH of them; more are dropped. */
+#define WH_STASH 8
+static unsigned char wh_stash[WH_STASH][WH_MSG_MAX];
+static int wh_stash_len[WH_STASH], wh_stash_head, wh_stash_n;
+static long long wh_next_ref;
+
+/* wh_next is receive that takes the stashed messages first. */
+static inline int wh_next(void *buf, int cap, int timeout_ms) {
+  if (wh_stash_n > 0) {
+    int n = wh_stash_len[wh_stash_head];
+    wh_copy(buf, wh_stash[wh_stash_head], n < cap ? n : cap);
+    wh_stash_head = (wh_stash_head + 1) % WH_STASH;
+    wh_stash_n--;
+    return n;
+  }
+  return wh_receive_trunc(buf, cap, timeout_ms);
+}
+
+/* wh_call calls the server pid with req and waits for its reply (each
+ * wait at most timeout_ms, WH_FOREVER: no limit); the reply's length,
+ * copied to reply up to cap; WH_TIMEOUT, or a wh_send code. A late reply
+ * to an earlier call is dropped. */
+static inline int wh_call(wh_pid pid, const void *req, int len, void *reply, int cap, int timeout_ms) {
+  static unsigned char m[21 + WH_MSG_MAX];
+  if (len > WH_MSG_MAX) return WH_BADARG;
+  long long ref = ++wh_next_ref;
+  wh_copy(m, WH_MAGIC, 4);
+  m[4] = 'c';
+  wh_store64(m + 5, wh_self());
+  wh_store64(m + 13, ref);
+  wh_copy(m + 21, req, len);
+  int rc = wh_send(pid, m, 21 + len);
+  if (rc != 0) return rc;
+  for (;;) {
+    int n = wh_receive_trunc(m, 21 + WH_MSG_MAX, timeout_ms);
+    if (n < 0) return n;
+    if (n > 21 + WH_MSG_MAX) n = 21 + WH_MSG_MAX;
+    if (wh_is_frame(m, n) && m[4] == 'r') {
+      if (n >= 13 && wh_load64(m + 5) == ref) {
+        int rl = n - 13;
+        wh_copy(reply, m + 13, rl < cap ? rl : cap);
+        return rl;
+      }
+      continue; /* late reply */
+    }
+    if (wh_stash_n < WH_STASH && n <= WH_MSG_MAX) {
+      int i = (wh_stash_head + wh_stash_n) % WH_STASH;
+      wh_copy(wh_stash[i], m, n);
+      wh_stash_len[i] = n;
+      wh_stash_n++;
+    }
+  }
+}
+
+static unsigned char wh_srv_st[4 + WH_STATE_MAX];
+
+static inline void wh_server_save(int len) {
+  wh_copy(wh_srv_st, WH_STATE_TAG, 4);
+  wh_set_state(wh_srv_st, 4 + len);
+}
+
+/* wh_server_load reads the saved state into wh_srv_st + 4: its length, or
+ * -1 when there is none (the first run: the argument is in wh_srv_st). */
+static inline int wh_server_load(int *raw) {
+  int n = wh_state(wh_srv_st, sizeof wh_srv_st);
+  *raw = n <= (int)sizeof wh_srv_st ? n : 0;
+  if (n >= 4 && n <= (int)sizeof wh_srv_st && wh_srv_st[0] == 'W' && wh_srv_st[1] == 'H' && wh_srv_st[2] == 'S' &&
+      wh_srv_st[3] == '1')
+    return n - 4;
+  return -1;
+}
+
+/* wh_server_run is the server loop: until wh_server_stop. */
+static inline void wh_server_run(const wh_server *s) {
+  static unsigned char arg[WH_STATE_MAX], msg[WH_MSG_MAX];
+  int raw, len = wh_server_load(&raw);
+  if (len < 0) {
+    if (raw > WH_STATE_MAX) raw = WH_STATE_MAX;
+    wh_copy(arg, wh_srv_st, raw);
+    if (s->init) {
+      len = s->init(arg, raw, wh_srv_st + 4, WH_STATE_MAX);
+      if (len < 0) __builtin_trap();
+    } else {
+      wh_copy(wh_srv_st + 4, arg, raw);
+      len = raw;
+    }
+    wh_server_save(len);
+  }
+  unsigned char *st = wh_srv_st + 4;
+  for (;;) {
+    int n = wh_next(msg, WH_MSG_MAX, WH_FOREVER);
+    if (n < 0) continue;
+    if (n > WH_MSG_MAX) n = WH_MSG_MAX;
+    if (wh_is_frame(msg, n) && msg[4] == 'c' && n >= 21) {
+      wh_from from = {wh_load64(msg + 5), wh_load64(msg + 13)};
+      int rl = s->handle_call(msg + 21, n - 21, from, st, &len, wh_frame_buf + 13, WH_MSG_MAX);
+      if (rl >= 0) {
+        wh_copy(wh_frame_buf, WH_MAGIC, 4);
+        wh_frame_buf[4] = 'r';
+        wh_store64(wh_frame_buf + 5, from.ref);
+        wh_send(from.pid, wh_frame_buf, 13 + rl);
+      }
+    } else if (wh_is_frame(msg, n) && msg[4] == 's') {
+      if (s->handle_cast) s->handle_cast(msg + 5, n - 5, st, &len);
+    } else if (wh_is_frame(msg, n) && msg[4] == 'r') {
+      continue; /* a reply that came too late for its call */
+    } else if (s->handle_info) {
+      s->handle_info(msg, n, st, &len);
+    }
+    wh_server_save(len);
+    if (wh_stop_reason) {
+      if (s->terminate) s->terminate(wh_stop_reason, st, len);
+      return;
+    }
+  }
+}
+
+/* wh_server_code_change is code_change of ABI v2 for the server s. */
+static inline unsigned long long wh_server_code_change(const wh_server *s, const char *from, int from_len,
+                                                       const void *extra, int extra_len) {
+  int raw, len = wh_server_load(&raw);
+  if (len < 0) return wh_bytes("no saved server state", 21);
+  if (!s->code_change) return 0;
+  const char *reason = "refused";
+  if (s->code_change(from, from_len, wh_srv_st + 4, &len, extra, extra_len, &reason) != 0) {
+    return wh_bytes(reason, wh_strlen(reason));
+  }
+  wh_server_save(len);
+  return 0;
+}
+
+/* WH_SERVER("entry", srv) exports the server's entry point and its
+ * code_change. */
+#define WH_SERVER(entry, srv)                                                                          \
+  WH_EXPORT(entry) void wh_server_entry_(void) { wh_server_run(&(srv)); }                           \
+  WH_EXPORT("code_change") unsigned long long wh_server_code_change_(const char *f, int fl, const void *e, int el) { \
+    return wh_server_code_change(&(srv), f, fl, e, el);                                              \
+  }
+
 #endif

@@ -265,8 +265,9 @@ func Reply(from From, reply []byte) {
 //
 //go:wasmexport code_change
 func codeChange(fromPtr, fromLen, extraPtr, extraLen uint32) uint64 {
+	// One buffer holds from, then extra: read extra before claiming it.
+	extra := append([]byte(nil), guest.Input(extraPtr, extraLen)...)
 	from := string(guest.Input(fromPtr, fromLen))
-	extra := guest.Input(extraPtr, extraLen)
 	s := registered
 	if s == nil {
 		return guest.Bytes([]byte(ErrNoServer.Error()))
