@@ -406,7 +406,7 @@ func (p *process) upgrade(fn string) (*target, Exit) {
 			old.close(0)
 			return nil, Exit{Reason: Killed}
 		}
-		refused, ex := p.codeChange(in, old.code.ver, nil)
+		ex, refused := p.codeChange(in, old.code.ver, nil)
 		if refused != nil {
 			p.undoChange(old, in, saved)
 			p.h.logLine(old.code, p, []byte(refused.Error()))

@@ -244,7 +244,7 @@ func (p *process) changeInReceive(extra []byte) (done bool, err error) {
 	p.inst = in
 	saved := slices.Clone(p.state)
 	p.mu.Unlock()
-	refused, ex := p.codeChange(in, old.code.ver, extra)
+	ex, refused := p.codeChange(in, old.code.ver, extra)
 	if ex == nil && refused == nil {
 		p.mu.Lock()
 		p.restart = &restart{t: t, old: old}
@@ -299,7 +299,7 @@ func (h *Host) currentEntry(module, fn string) (*target, error) {
 // the caller keeps the process in its old version (ex is set only when
 // the process was killed). Any other code_change ends the process with
 // badarity.
-func (p *process) codeChange(in *instance, from *modules.Version, extra []byte) (refused error, ex *Exit) {
+func (p *process) codeChange(in *instance, from *modules.Version, extra []byte) (ex *Exit, refused error) {
 	ct := in.code.targets["code_change"]
 	switch {
 	case ct == nil:
@@ -308,34 +308,34 @@ func (p *process) codeChange(in *instance, from *modules.Version, extra []byte) 
 		over, err := in.callMetered(p.ctx, p, p.acct, in.fn(ct.idx), []uint64{from.Vsn})
 		if err != nil {
 			e := p.failure(in, ct, err)
-			return nil, &e
+			return &e, nil
 		}
 		if over {
 			e := p.overBudget()
-			return nil, &e
+			return &e, nil
 		}
 		return nil, nil
 	case ct.sig.Equal(codeChange2Sig):
 		res, over, err := p.codeChange2(in, ct, []byte(from.VsnTag), extra)
 		switch {
 		case p.killed():
-			return nil, &Exit{Reason: Killed}
+			return &Exit{Reason: Killed}, nil
 		case err != nil:
 			p.mu.Lock()
 			f := p.fail
 			p.mu.Unlock()
 			if f != nil {
-				return fmt.Errorf("%w: code_change failed: %s", ErrRefused, f), nil
+				return nil, fmt.Errorf("%w: code_change failed: %s", ErrRefused, f)
 			}
-			return fmt.Errorf("%w: code_change trapped: %w", ErrRefused, err), nil
+			return nil, fmt.Errorf("%w: code_change trapped: %w", ErrRefused, err)
 		case over:
-			return fmt.Errorf("%w: code_change: %w", ErrRefused, p.acct.exceeded()), nil
+			return nil, fmt.Errorf("%w: code_change: %w", ErrRefused, p.acct.exceeded())
 		case res != 0:
-			return fmt.Errorf("%w: %s", ErrRefused, refusal(in, res)), nil
+			return nil, fmt.Errorf("%w: %s", ErrRefused, refusal(in, res))
 		}
 		return nil, nil
 	default:
-		return nil, &Exit{Reason: BadArity, Err: badArity(p.module, "code_change", "want %s (ABI v1) or %s (ABI v2), have %s", codeChangeSig, codeChange2Sig, ct.sig)}
+		return &Exit{Reason: BadArity, Err: badArity(p.module, "code_change", "want %s (ABI v1) or %s (ABI v2), have %s", codeChangeSig, codeChange2Sig, ct.sig)}, nil
 	}
 }
 
