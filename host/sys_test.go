@@ -244,3 +244,42 @@ func TestChangeCodeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSuspendedKill: a kill ends a suspended process (killed), and a
+// ChangeCode waiting for a process that never reaches a receive gives up
+// with its context, changing nothing.
+func TestSuspendedKill(t *testing.T) {
+	n := newNode(t, host.NewConfig())
+	n.Load("sys", sysWasm(t, 1, "1.0"))
+	srv := n.Spawn("sys", "run", "")
+	if err := n.H.Suspend(srv); err != nil {
+		t.Fatal(err)
+	}
+	n.Send(srv, "incr", "get")
+	mailbox(t, n, srv, 2)
+	if pi, _ := n.H.Process(srv); !pi.SysSuspended {
+		t.Error("ProcessInfo.SysSuspended = false")
+	}
+	if err := n.H.Kill(srv); err != nil {
+		t.Fatal(err)
+	}
+	if e := n.Exit(srv); e.Reason != host.Killed {
+		t.Errorf("exit %v, want killed", e)
+	}
+	// spinner's run spins in cpu:spin and never receives.
+	n.Load("cpu", wasm("cpu"))
+	n.Load("spinner", wasm("spinner"))
+	sp, err := n.H.Spawn(ctx, "spinner", "run", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.H.Suspend(sp); err != nil {
+		t.Fatal(err)
+	}
+	c, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := n.H.ChangeCode(c, sp, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("ChangeCode of a process that never receives: %v, want the context's deadline", err)
+	}
+	_ = n.H.Kill(sp)
+}

@@ -16,7 +16,8 @@ func procsCommand() *cli.Command {
 		Usage:     "list a node's processes, or describe some",
 		ArgsUsage: "[PID]...",
 		Description: "Columns: pid, module it was spawned in, version of the instance it runs,\n" +
-			"status (running, suspended in receive or sleep, exited), mailbox length,\n" +
+			"status (running, suspended in receive or sleep, sys-suspended by the\n" +
+			"suspend command until resume, exited), mailbox length,\n" +
 			"fuel used, exit reason. --all also lists the processes that exited\n" +
 			"recently (the node keeps the last 1024). With PIDs (each a pid or a\n" +
 			"unique prefix of at least 4 hex digits) only those processes, live or\n" +
@@ -69,7 +70,11 @@ func procsCommand() *cli.Command {
 						exit += ": " + p.Exit.Error
 					}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", p.PID, p.Module, vsn, p.Status, p.MailboxLen, p.Fuel, exit)
+				status := p.Status
+				if p.Suspended && p.Exit == nil {
+					status = "sys-suspended"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", p.PID, p.Module, vsn, status, p.MailboxLen, p.Fuel, exit)
 			}
 			return tw.Flush()
 		},

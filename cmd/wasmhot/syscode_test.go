@@ -26,6 +26,9 @@ func TestChangeCodeCommands(t *testing.T) {
 	if got := strings.TrimSpace(n.cli(t, "suspend", pid[:8])); got != pid {
 		t.Fatalf("suspend printed %q, want %s", got, pid)
 	}
+	if out := n.cli(t, "procs", pid); !strings.Contains(out, "sys-suspended") {
+		t.Errorf("procs of a suspended process:\n%s", out)
+	}
 	srv = writeWasm(t, dir, "sys", "sys_v2")
 	vsn(srv, "2.0")
 	n.cli(t, "load", srv)
