@@ -47,7 +47,8 @@ if [[ $what != c ]]; then
   for v in 1 2 3; do
     tags=; [[ $v != 1 ]] && tags=v$v
     gobuild ./go/hotserver "$out/go_hotserver_v$v.wasm" -tags "$tags"
-    (cd .. && go run ./cmd/wasmhot vsn "guest-examples/$out/go_hotserver_v$v.wasm" "$v.0.0" >/dev/null)
+    f="$(cd "$out" && pwd)/go_hotserver_v$v.wasm"
+    (cd .. && go run ./cmd/wasmhot vsn "$f" "$v.0.0" >/dev/null)
   done
 fi
 

@@ -34,6 +34,18 @@
 //		guest.SetState(upgrade(guest.State(), fromVsn))
 //	}
 //
+// # Servers and checked calls
+//
+// Package [github.com/wasmhot/wasmhot/guest/server] is a gen_server: a
+// few callbacks (Init, HandleCall with a reply, HandleCast, HandleInfo,
+// CodeChange, Terminate), Call with a reference and a timeout, Cast and
+// Reply. It exports code_change of ABI v2, so the host can move a running
+// server to a new version from outside (Host.Suspend, Host.ChangeCode,
+// Host.Resume) and its CodeChange can refuse. [CallChecked] is an external
+// call that returns undef, bad arity or a trap as a value instead of
+// ending the process. Name a module's versions with `wasmhot vsn FILE TAG`
+// after the build (Go's linker writes no custom sections).
+//
 // # Bytes functions
 //
 // A bytes function takes bytes and returns bytes (host.CallBytes from Go,
