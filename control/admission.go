@@ -19,11 +19,16 @@ import (
 // waits for a slow client's body, and a fast one is never queued behind
 // it.
 //
+// A request's body is read whole first; then the request takes a slot.
 // Calls of guest functions through the API (call, call-bytes) run Wasm on
 // the request's goroutine, outside the processes' CPU tokens: at most
-// GOMAXPROCS of them run at once, the others wait (bounded by the
-// request's context), so that clients calling spinning guests cannot take
-// every CPU from the node's other work.
+// GOMAXPROCS of them run at once. The other requests that do work
+// (spawn, send, kill, procs...) run at most 2×GOMAXPROCS at once. Reads
+// that cost little (modules, logs, metrics, health) and code changes
+// (serialised anyway) take no slot. Waiting is bounded by the request's
+// context. So however many clients decode large bodies or call spinning
+// guests, an operator's `modules` competes with a handful of goroutines,
+// not with all of them.
 
 // errBusy is the body reader's failure when the bodies in flight are at
 // their bound.
@@ -34,10 +39,12 @@ type admission struct {
 	max    int64        // bytes of bodies in flight
 	bodies atomic.Int64 // bytes read and not released
 	calls  chan struct{}
+	work   chan struct{}
 }
 
 func newAdmission(maxBodies int64) *admission {
-	return &admission{max: maxBodies, calls: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	n := runtime.GOMAXPROCS(0)
+	return &admission{max: maxBodies, calls: make(chan struct{}, n), work: make(chan struct{}, 2*n)}
 }
 
 // countedBody counts what it reads against the admission's body bound.
@@ -69,13 +76,17 @@ func (b *countedBody) Read(p []byte) (int, error) {
 
 func (b *countedBody) Close() error { return b.rc.Close() }
 
-// call runs f once a call slot is free, or fails when ctx ends first.
-func (a *admission) call(ctx context.Context, f func() (any, error)) (any, error) {
+// run runs f once one of slots is free (nil: at once), or fails when ctx
+// ends first.
+func (a *admission) run(ctx context.Context, slots chan struct{}, f func() (any, error)) (any, error) {
+	if slots == nil {
+		return f()
+	}
 	select {
-	case a.calls <- struct{}{}:
+	case slots <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	defer func() { <-a.calls }()
+	defer func() { <-slots }()
 	return f()
 }

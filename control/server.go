@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -76,8 +77,16 @@ type Server struct {
 }
 
 // callRoutes are the routes that run guest code on the request's
-// goroutine: they take a call slot (admission.go).
-var callRoutes = map[string]bool{"/v1/call": true, "/v1/call-bytes": true}
+// goroutine: they take a call slot (admission.go). freeRoutes take no
+// slot: cheap reads, and code changes, which codeMu serialises. The
+// others take a work slot.
+var (
+	callRoutes = map[string]bool{"/v1/call": true, "/v1/call-bytes": true}
+	freeRoutes = map[string]bool{
+		"/v1/modules": true, "/v1/logs": true, "/metrics": true, "/healthz": true,
+		"/v1/load": true, "/v1/purge": true, "/v1/soft-purge": true, "/v1/delete": true,
+	}
+)
 
 type route struct {
 	method string
@@ -170,14 +179,39 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			return
 		}
 		defer s.admit.body(r)()
+		// The body is read whole before the request takes a slot: a
+		// slow client holds its connection, never a slot.
+		if err := s.readBody(w, r); err != nil {
+			writeError(w, toError(err))
+			return
+		}
 	}
-	if callRoutes[r.URL.Path] {
-		res, err := s.admit.call(r.Context(), func() (any, error) { return rt.handle(s, w, r) })
-		s.answer(w, res, err)
-		return
+	slots := s.admit.work
+	switch {
+	case callRoutes[r.URL.Path]:
+		slots = s.admit.calls
+	case freeRoutes[r.URL.Path]:
+		slots = nil
 	}
-	res, err := rt.handle(s, w, r)
+	res, err := s.admit.run(r.Context(), slots, func() (any, error) { return rt.handle(s, w, r) })
 	s.answer(w, res, err)
+}
+
+// readBody reads r's body whole, within MaxRequestBytes and the bodies'
+// bound, and leaves it in r.Body for the handler.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) error {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBytes))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge(s.opts.MaxRequestBytes)
+	case errors.Is(err, errBusy):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeBusy, Message: errBusy.Error()}
+	case err != nil:
+		return badRequest("reading the request: %v", err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return nil
 }
 
 // answer writes a handler's result, or its error.
