@@ -10,7 +10,11 @@ import (
 // at least one). wazero's decoder sizes its slices from these counts before
 // reading the items, so a 74-byte module declaring 268 million imports
 // would make it allocate gigabytes and kill the process with an
-// unrecoverable out-of-memory error. Everything else is left to wazero.
+// unrecoverable out-of-memory error. It also refuses a table whose
+// initial size is over MaxTableElements: wazero allocates a table's
+// elements at instantiation, 8 bytes each, so one byte flipped in a table
+// section could make a load take gigabytes the memory budget never sees.
+// Everything else is left to wazero.
 func precheck(wasm []byte) error {
 	if len(wasm) < 8 {
 		return nil // wazero says what is wrong
@@ -40,6 +44,41 @@ func precheck(wasm []byte) error {
 			if uint64(count) > uint64(len(content)-n) {
 				return fmt.Errorf("section %d: declares %d items in %d bytes", id, count, len(content)-n)
 			}
+			if id == 4 {
+				if err := checkTables(content[n:], count); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// MaxTableElements bounds the initial size of each table of a module.
+const MaxTableElements = 1 << 20
+
+// checkTables reads the table section's items: a reference type, then
+// limits (a flag, the minimum, the maximum if the flag says so).
+func checkTables(b []byte, count uint32) error {
+	for i := uint32(0); i < count; i++ {
+		if len(b) < 2 {
+			return nil // wazero says what is wrong
+		}
+		flags := b[1]
+		b = b[2:]
+		min, n, err := uleb32(b)
+		if err != nil {
+			return nil
+		}
+		if min > MaxTableElements {
+			return fmt.Errorf("table %d: %d elements at start, limit %d", i, min, MaxTableElements)
+		}
+		b = b[n:]
+		if flags&1 != 0 {
+			if _, n, err = uleb32(b); err != nil {
+				return nil
+			}
+			b = b[n:]
 		}
 	}
 	return nil
