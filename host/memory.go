@@ -58,6 +58,11 @@ type linearMemory struct {
 	// before).
 	mapped *mapping
 	freed  atomic.Bool // Free ran
+	// mu orders Reallocate, on the guest's goroutine, with a Free on
+	// another (a kill closing the instance under a running grow): a grow
+	// after the Free is refused, so nothing is charged that no Free will
+	// give back.
+	mu sync.Mutex
 }
 
 // mapping is a memory's range mapped from the system: reserved to the
@@ -102,7 +107,9 @@ func memoryAllocator(in *instance) experimental.MemoryAllocator {
 // marks the instance, so that a guest that then traps ends with reason
 // limit.
 func (m *linearMemory) Reallocate(size uint64) []byte {
-	if size > m.max {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if size > m.max || m.freed.Load() {
 		return nil
 	}
 	if size <= uint64(cap(m.buf)) {
@@ -183,6 +190,8 @@ func (m *linearMemory) growMapped(size uint64) (_ []byte, ok bool) {
 // instance closes. The memory of an instance closed idle goes back to its
 // pool, cleared; its charge goes back to the budget either way.
 func (m *linearMemory) Free() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	b := m.buf
 	m.buf = nil
 	m.in.code.h.mem.release(m.charged)

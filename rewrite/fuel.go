@@ -106,6 +106,9 @@ func (rw *rewriter) body(b []byte, params uint32) ([]byte, error) {
 		if frames {
 			out = rw.framesExit(out, b, in, depth, tmp)
 		}
+		if in.op == opMemoryGrow {
+			out = rw.tickCode(out)
+		}
 		switch in.op {
 		case opBlock, opLoop, opIf:
 			depth++
@@ -240,6 +243,21 @@ func meter(ins []instr) ([]point, error) {
 		}
 	}
 	return nil, fmt.Errorf("%w: body without end", ErrMalformed)
+}
+
+// tickCode appends an unconditional tick, before each memory.grow:
+//
+//	fuel = tick(fuel)
+//
+// The tick charges what the slice used so far and grants a new one, so
+// the counts stay exact; it gives the host a check before memory grows: a
+// guest its host stopped (killed, purged) must not grow the memory of an
+// instance being closed under it.
+func (rw *rewriter) tickCode(out []byte) []byte {
+	g := rw.info.FuelIndex
+	out = wasmbin.AppendU32(append(out, opGlobalGet), g)
+	out = wasmbin.AppendU32(append(out, opCall), rw.info.TickIndex)
+	return wasmbin.AppendU32(append(out, opGlobalSet), g)
 }
 
 // fuelCode appends the code of one point: the charge

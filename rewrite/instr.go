@@ -27,6 +27,7 @@ const (
 	opI64LtS             = 0x53
 	opI64Sub             = 0x7d
 	opRefFunc            = 0xd2
+	opMemoryGrow         = 0x40
 	opPrefixMisc         = 0xfc
 	opPrefixSIMD         = 0xfd
 	opPrefixAtomic       = 0xfe

@@ -8,8 +8,9 @@ const (
 	// RuntimeModule is the import module of the injected functions.
 	RuntimeModule = "wasmhot:rt"
 	// TickFunction is the fuel import, of type (fuel i64) -> (refill i64):
-	// called at a check when the counter is negative, with the counter; the
-	// counter becomes the result.
+	// called with the counter at a check when it is negative, and before
+	// every memory.grow whatever it is (the host's chance to stop a guest
+	// before its memory grows); the counter becomes the result.
 	TickFunction = "tick"
 	// FuelGlobal is the export name of the injected fuel counter, a
 	// mutable i64 global.
