@@ -55,8 +55,10 @@ func main() {
 	clients := flag.Int("clients", 200, "concurrent clients")
 	slow := flag.Int("slow", 20, "slow attackers holding TCP connections")
 	skipFlag := flag.String("skip", "", "comma-separated kinds of request the clients do not make (see the report)")
+	hostileFlag := flag.String("hostile", strings.Join(hostile, ","), "the hog entry points the spawn requests start")
 	probeSock := flag.String("probe", "", "(internal) time `modules` on the node at SOCKET every 100 ms, one line per request, until stdin closes")
 	flag.Parse()
+	hostile = strings.Split(*hostileFlag, ",")
 	if *probeSock != "" {
 		probe(*probeSock)
 		return
