@@ -70,14 +70,7 @@ func (h *Host) abiCallChecked(ctx context.Context, m api.Module, stack []uint64)
 	for i := range int(nargs) {
 		buf[i] = binary.LittleEndian.Uint64(args[8*i:])
 	}
-	var in *instance
-	var pooled bool
-	var err error
-	if p != nil {
-		in, pooled, err = p.callee(ctx, c)
-	} else {
-		in, err = c.get(ctx)
-	}
+	in, pooled, err := borrowCallee(ctx, p, c)
 	if err != nil {
 		c.gate.Leave()
 		if p != nil && p.killed() {
@@ -88,15 +81,7 @@ func (h *Host) abiCallChecked(ctx context.Context, m api.Module, stack []uint64)
 	}
 	a := accountFrom(ctx, p)
 	over, err := in.callMetered(ctx, p, a, in.fn(t.idx), buf)
-	if err != nil {
-		in.close(0) // before endCall, which would pool a borrowed one
-	}
-	switch {
-	case p != nil:
-		p.endCall(c, in, pooled)
-	case err == nil:
-		c.put(in)
-	}
+	endCallee(p, c, in, pooled, err != nil)
 	c.gate.Leave()
 	switch {
 	case p != nil && p.killed():

@@ -35,6 +35,31 @@ func (p *process) callee(ctx context.Context, c *code) (in *instance, pooled boo
 	return in, pooled, nil
 }
 
+// borrowCallee returns an instance of c for an external call: in a
+// process, p's own (callee); in a Go call (p nil), a pooled one. End the
+// call with endCallee. The caller holds c's gate.
+func borrowCallee(ctx context.Context, p *process, c *code) (in *instance, pooled bool, err error) {
+	if p != nil {
+		return p.callee(ctx, c)
+	}
+	in, err = c.get(ctx)
+	return in, true, err
+}
+
+// endCallee ends a call begun with borrowCallee; failed says the call on
+// in failed, which closes in, so that it is never pooled again.
+func endCallee(p *process, c *code, in *instance, pooled, failed bool) {
+	if failed {
+		in.close(0) // before endCall, which would pool a borrowed one
+	}
+	switch {
+	case p != nil:
+		p.endCall(c, in, pooled)
+	case !failed:
+		c.put(in)
+	}
+}
+
 // endCall ends a call begun with callee.
 func (p *process) endCall(c *code, in *instance, pooled bool) {
 	c.mu.Lock()

@@ -246,14 +246,7 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 	}
 	t := h.enterExt(ctx, p, es)
 	c := t.code
-	var in *instance
-	var pooled bool
-	var err error
-	if p != nil {
-		in, pooled, err = p.callee(ctx, c)
-	} else {
-		in, err = c.get(ctx)
-	}
+	in, pooled, err := borrowCallee(ctx, p, c)
 	if err != nil {
 		c.gate.Leave()
 		extFail(p, Trap, err)
@@ -263,14 +256,7 @@ func (h *Host) dispatch(ctx context.Context, stack []uint64, n int, result bool)
 	a := accountFrom(ctx, p)
 	over, err := in.callMetered(ctx, p, a, in.fn(t.idx), buf)
 	res := buf[0]
-	switch {
-	case p != nil:
-		p.endCall(c, in, pooled)
-	case err == nil:
-		c.put(in)
-	default:
-		in.close(0)
-	}
+	endCallee(p, c, in, pooled, err != nil)
 	c.gate.Leave()
 	if err != nil {
 		if p != nil && p.killed() {
