@@ -36,6 +36,8 @@ var (
 	ErrTooMany = modules.ErrTooMany
 	// ErrDuplicate: the same module name twice in one batch.
 	ErrDuplicate = modules.ErrDuplicate
+	// ErrNoOld: a rollback of a module without old code.
+	ErrNoOld = modules.ErrNoOld
 	// ErrPurged: a call in flight in a version when it was purged.
 	ErrPurged = purger.ErrPurged
 

@@ -71,6 +71,7 @@ type nodeStats struct {
 	log *slog.Logger // nil: events are counted, not logged
 
 	loads, loadFailures, purges, deletes atomic.Uint64
+	rollbacks                            atomic.Uint64
 	spawns, upgrades, callFailures       atomic.Uint64
 	exits                                [len(exitReasons)]atomic.Uint64
 	calls                                [callStripes]stripe
@@ -231,6 +232,22 @@ func (h *Host) noteDeleted(name string, vsn uint64) {
 	h.stats.event(levelLoad, "delete", slog.String("module", name), slog.Uint64("vsn", vsn))
 }
 
+// noteRolledBack counts and logs a rollback of sw.Name: sw.New, the old
+// version, is current again; sw.Prev (nil after a delete) is old.
+func (h *Host) noteRolledBack(sw modules.Switch, d time.Duration) {
+	s := &h.stats
+	s.rollbacks.Add(1)
+	if !s.logs(levelLoad) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("module", sw.Name), slog.Uint64("vsn", sw.New.Vsn),
+		slog.String("sha256", sw.New.SHA256Hex()), slog.Duration("duration", d)}
+	if sw.Prev != nil {
+		attrs = append(attrs, slog.Uint64("old_vsn", sw.Prev.Vsn))
+	}
+	s.event(levelLoad, "rollback", attrs...)
+}
+
 // noteSpawn counts and logs p's start in function of vsn.
 func (h *Host) noteSpawn(p *process, vsn uint64, function string) {
 	s := &h.stats
@@ -321,6 +338,9 @@ type Stats struct {
 	Purges uint64
 	// Deletes counts the deletes that made a module's current code old.
 	Deletes uint64
+	// Rollbacks counts the rollbacks that made a module's old code
+	// current again (Rollback).
+	Rollbacks uint64
 	// Spawns counts the processes started (by Go and by guests); Upgrades
 	// the moves of a process to a new version at a continue.
 	Spawns, Upgrades uint64
@@ -371,6 +391,7 @@ func (h *Host) Stats() Stats {
 		LoadFailures: s.loadFailures.Load(),
 		Purges:       s.purges.Load(),
 		Deletes:      s.deletes.Load(),
+		Rollbacks:    s.rollbacks.Load(),
 		Spawns:       s.spawns.Load(),
 		Upgrades:     s.upgrades.Load(),
 		CallFailures: s.callFailures.Load(),

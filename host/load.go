@@ -276,46 +276,90 @@ func (h *Host) Reload(ctx context.Context, name string, wasm []byte) (VersionInf
 // together. A sticky module refuses the whole batch before anything is
 // purged. The result sums what the purges did.
 func (h *Host) ReloadAll(ctx context.Context, srcs ...Source) (PurgeResult, error) {
+	if err := h.checkOpen(); err != nil {
+		return PurgeResult{}, err
+	}
+	p, err := h.Prepare(ctx, srcs...)
+	if err != nil {
+		return PurgeResult{}, err
+	}
+	res, err := h.FinishReload(ctx, p)
+	if err != nil {
+		p.Discard(ctx)
+	}
+	return res, err
+}
+
+// FinishReload is Finish with a purge first, as ReloadAll does: in one
+// critical section that no other code change can enter, the old code of
+// each prepared module is purged (without waiting for the Go calls in
+// flight in it: PurgeResult.Detached), then all of them become current
+// together. A sticky module refuses the whole batch before anything is
+// purged. A failed FinishReload leaves p prepared.
+func (h *Host) FinishReload(ctx context.Context, p *Prepared) (PurgeResult, error) {
 	var total PurgeResult
 	if err := h.checkOpen(); err != nil {
 		return total, err
 	}
-	p, err := h.Prepare(ctx, srcs...)
-	if err != nil {
-		return total, err
+	if p == nil || p.done {
+		return total, errors.New("host: prepared modules already finished or discarded")
 	}
 	began := time.Now()
 	h.codeMu.Lock()
 	defer h.codeMu.Unlock()
 	var errs []*modules.ModuleError
-	for _, src := range srcs {
-		if m, _ := h.table.Get(src.Name); m.Sticky {
-			errs = append(errs, &modules.ModuleError{Module: src.Name, Err: ErrSticky})
+	names := p.Modules()
+	for _, name := range names {
+		if m, _ := h.table.Get(name); m.Sticky {
+			errs = append(errs, &modules.ModuleError{Module: name, Err: ErrSticky})
 		}
 	}
 	if len(errs) > 0 {
-		p.Discard(ctx)
 		err := &modules.BatchError{Errs: errs}
-		h.noteLoadFailed(p.Modules(), err)
+		h.noteLoadFailed(names, err)
 		return total, err
 	}
-	for _, src := range srcs {
-		res, err := h.purgeLocked(ctx, src.Name, true)
+	for _, name := range names {
+		res, err := h.purgeLocked(ctx, name, true)
 		total.Killed += res.Killed
 		total.Interrupted += res.Interrupted
 		total.Waited += res.Waited
 		total.Detached += res.Detached
 		if err != nil {
-			h.noteLoadFailed(p.Modules(), err)
-			p.Discard(ctx)
+			h.noteLoadFailed(names, err)
 			return total, err
 		}
 	}
-	if err := h.finishLocked(p, began); err != nil {
-		p.Discard(ctx)
-		return total, err
+	return total, h.finishLocked(p, began)
+}
+
+// Rollback makes the old version of name current again, and its current
+// version old, in one switch: no compile, no instance made, the two
+// versions keep their vsns. Every external call made after it reaches the
+// version it brings back; processes running the version it sets aside now
+// linger in old code, to be upgraded or purged as after a load. A deleted
+// module gets its old version back as current. It fails with ErrNoOld
+// when name has no old version (it was purged) and ErrSticky when name is
+// sticky; then nothing changes.
+func (h *Host) Rollback(ctx context.Context, name string) (VersionInfo, error) {
+	if err := h.checkNamed(name); err != nil {
+		return VersionInfo{}, err
 	}
-	return total, nil
+	began := time.Now()
+	h.codeMu.Lock()
+	var sw modules.Switch
+	err := h.table.Rollback(name, func(s modules.Switch) {
+		h.exports.Publish(exports.Update[target]{Module: name, Entries: h.codeOf(s.New).targets})
+		h.bumpEpoch()
+		sw = s
+	})
+	h.codeMu.Unlock()
+	if err != nil {
+		return VersionInfo{}, err
+	}
+	h.sweep(name)
+	h.noteRolledBack(sw, time.Since(began))
+	return h.currentInfo(name)
 }
 
 // unbatch turns a one-module BatchError into that module's error.

@@ -16,6 +16,7 @@
 //	load_failures_total          counter    modules of loads that failed (nothing changed)
 //	purges_total                 counter    old versions freed (purge, soft purge, reload)
 //	deletes_total                counter    deletes of a module's current code
+//	rollbacks_total              counter    rollbacks to a module's old code
 //	spawns_total                 counter    processes started
 //	upgrades_total               counter    processes moved to a new version at a continue
 //	calls_total                  counter    Go calls that reached a guest
@@ -45,6 +46,7 @@ type Collector struct {
 	h *host.Host
 
 	loads, loadFailures, purges, deletes  *prometheus.Desc
+	rollbacks                             *prometheus.Desc
 	spawns, upgrades, calls, callFailures *prometheus.Desc
 	exits, processes, modules, old        *prometheus.Desc
 	memBudget, memUsed, memPeak, refusals *prometheus.Desc
@@ -64,6 +66,7 @@ func NewCollector(h *host.Host, constLabels prometheus.Labels) *Collector {
 		loadFailures: d("load_failures_total", "Modules of loads that failed and changed nothing (one per module of each batch)."),
 		purges:       d("purges_total", "Old module versions freed by a purge, a soft purge or a reload."),
 		deletes:      d("deletes_total", "Deletes that made a module's current code old."),
+		rollbacks:    d("rollbacks_total", "Rollbacks that made a module's old code current again."),
 		spawns:       d("spawns_total", "Processes started, by Go and by guests."),
 		upgrades:     d("upgrades_total", "Processes moved to a new version of their module at a continue."),
 		calls:        d("calls_total", "Go calls into guests (Call, CallWithStack, CallBytes) that reached a guest instance."),
@@ -83,7 +86,7 @@ func NewCollector(h *host.Host, constLabels prometheus.Labels) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.loads, c.loadFailures, c.purges, c.deletes, c.spawns, c.upgrades, c.calls, c.callFailures,
+		c.loads, c.loadFailures, c.purges, c.deletes, c.rollbacks, c.spawns, c.upgrades, c.calls, c.callFailures,
 		c.exits, c.processes, c.modules, c.old, c.memBudget, c.memUsed, c.memPeak, c.refusals, c.reload,
 	} {
 		ch <- d
@@ -103,6 +106,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.loadFailures, st.LoadFailures)
 	counter(c.purges, st.Purges)
 	counter(c.deletes, st.Deletes)
+	counter(c.rollbacks, st.Rollbacks)
 	counter(c.spawns, st.Spawns)
 	counter(c.upgrades, st.Upgrades)
 	counter(c.calls, st.Calls)

@@ -26,6 +26,8 @@ var (
 	ErrTooLarge = errors.New("modules: module too large")
 	// ErrTooMany: loading would exceed the configured number of modules.
 	ErrTooMany = errors.New("modules: too many modules")
+	// ErrNoOld: a rollback of a module that has no old version.
+	ErrNoOld = errors.New("modules: no old version")
 )
 
 // ModuleError is the failure of one module in a batch.

@@ -248,6 +248,32 @@ func (t *Table) Delete(name string, commit func(Switch)) (bool, error) {
 	return true, nil
 }
 
+// Rollback makes the old version of name current again and the current one
+// (if any) old: the two swap, keeping their vsns. A deleted module (old
+// code, no current) gets its old version back as current. It fails with
+// ErrNoOld when name has no old version, ErrSticky when it is sticky;
+// then nothing changes. commit runs in the critical section before the
+// change, with the switch (New the old version, Prev the current one).
+func (t *Table) Rollback(name string, commit func(Switch)) error {
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.mods[name]
+	if e == nil || e.Old == nil {
+		return fmt.Errorf("module[%s]: %w", name, ErrNoOld)
+	}
+	if e.Sticky {
+		return fmt.Errorf("module[%s]: %w", name, ErrSticky)
+	}
+	if commit != nil {
+		commit(Switch{Name: name, New: e.Old, Prev: e.Current})
+	}
+	e.Current, e.Old = e.Old, e.Current
+	return nil
+}
+
 // FreeOld removes v from name's old slot if it is still there, and reports
 // whether it did. The purger calls it once nobody holds v any more.
 func (t *Table) FreeOld(name string, v *Version) bool {
