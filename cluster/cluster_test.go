@@ -22,7 +22,9 @@ import (
 var ctx = context.Background()
 
 // fastOpts make heartbeats and expiry quick enough for tests.
-var fastOpts = Options{Heartbeat: 100 * time.Millisecond, NodeTTL: 2 * time.Second, PrepareTimeout: 30 * time.Second, FinishTimeout: 30 * time.Second}
+// The TTL stays long: under the tight callers of TestCallersDuringReloads
+// a heartbeat can wait seconds for a CPU.
+var fastOpts = Options{Heartbeat: 100 * time.Millisecond, NodeTTL: 15 * time.Second, PrepareTimeout: 30 * time.Second, FinishTimeout: 30 * time.Second}
 
 // startNATS starts an embedded NATS server with JetStream on loopback.
 func startNATS(t testing.TB) *natsembed.Server {
@@ -503,7 +505,11 @@ func TestCallersDuringReloads(t *testing.T) {
 		}
 	}
 	for i := range reloads {
-		if _, err := ms[i%3].n.Load(ctx, []host.Source{counter(t, uint32(i+2))}, true); err != nil {
+		rep, err := ms[i%3].n.Load(ctx, []host.Source{counter(t, uint32(i+2))}, true)
+		if err == nil && len(rep.Nodes) != len(ms) {
+			err = fmt.Errorf("%d nodes in the rollout, want %d: %+v", len(rep.Nodes), len(ms), rep.Nodes)
+		}
+		if err != nil {
 			stop.Store(true)
 			wg.Wait()
 			t.Fatalf("reload %d: %v", i, err)

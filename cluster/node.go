@@ -89,7 +89,9 @@ type Node struct {
 
 	fleet jetstream.KeyValue
 	nodes jetstream.KeyValue
-	code  jetstream.ObjectStore
+	// nodesStream is the nodes bucket's stream, to list its keys.
+	nodesStream jetstream.Stream
+	code        jetstream.ObjectStore
 
 	sub     *nats.Subscription
 	watcher jetstream.KeyWatcher
@@ -186,6 +188,9 @@ func (n *Node) buckets(ctx context.Context) error {
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			n.nodes, err = n.js.KeyValue(ctx, p+"_nodes")
 		}
+	}
+	if err == nil {
+		n.nodesStream, err = n.js.Stream(ctx, "KV_"+p+"_nodes")
 	}
 	if err != nil {
 		return fmt.Errorf("cluster: nodes bucket: %w", err)

@@ -197,15 +197,15 @@ func (n *Node) finish(ctx context.Context, rollout string) (time.Time, error) {
 	if p := n.pending[rollout]; p != nil {
 		return n.finishPending(ctx, p)
 	}
+	if n.applied == rollout && !n.diverged {
+		return n.lastSwitch, nil // finished when the decision was seen
+	}
 	d, err := n.desired(ctx)
 	if err != nil {
 		return time.Time{}, err
 	}
 	if d.Rollout != rollout {
 		return time.Time{}, fmt.Errorf("rollout %s is neither prepared here nor the fleet's desired versions (%s)", rollout, d.Rollout)
-	}
-	if n.applied == rollout && !n.diverged {
-		return n.lastSwitch, nil
 	}
 	err = n.convergeLocked(ctx, d)
 	return n.lastSwitch, err

@@ -157,6 +157,10 @@ type NodeAnswer struct {
 	Node string `json:"node"`
 	// Err is empty when the node did what it was asked.
 	Err string `json:"error,omitempty"`
+	// Gone: nobody answers on the node's subject (it is not connected to
+	// NATS). A rollout leaves a node gone at prepare out; it converges
+	// when it comes back.
+	Gone bool `json:"gone,omitempty"`
 	// Took is how long the node took (prepare, finish, purge...).
 	Took time.Duration `json:"took"`
 	// Switched is when the node made the new versions current (finish).

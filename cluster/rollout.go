@@ -214,8 +214,9 @@ func (n *Node) rollout(ctx context.Context, op Op, names []string, recs []Module
 	for _, name := range live {
 		results[name] = &NodeResult{Node: name}
 	}
+	asked := live
 	defer func() {
-		for _, name := range live {
+		for _, name := range asked {
 			rep.Nodes = append(rep.Nodes, *results[name])
 		}
 	}()
@@ -225,12 +226,21 @@ func (n *Node) rollout(ctx context.Context, op Op, names []string, recs []Module
 		answers := n.multicall(ctx, live, request{Op: "prepare", Rollout: id, Kind: op, Modules: recs}, n.opts.PrepareTimeout)
 		rep.Prepare = time.Since(began)
 		var refused []string
+		var present []string
 		for _, a := range answers {
 			results[a.Node].Prepare = a
-			if !a.OK() {
+			switch {
+			case a.Gone:
+				// Not connected: not a refusal. It converges when it
+				// comes back, as a node that was down.
+			case !a.OK():
 				refused = append(refused, a.Node+": "+a.Err)
+				present = append(present, a.Node)
+			default:
+				present = append(present, a.Node)
 			}
 		}
+		live = present
 		if len(refused) > 0 {
 			n.multicall(context.WithoutCancel(ctx), live, request{Op: "abort", Rollout: id}, n.opts.FinishTimeout)
 			n.log.Warn("rollout aborted", "rollout", id, "op", op, "refused", len(refused))
@@ -366,22 +376,40 @@ func (n *Node) liveNodes(ctx context.Context) ([]string, error) {
 }
 
 func (n *Node) nodeRecords(ctx context.Context) ([]NodeRecord, error) {
-	lister, err := n.nodes.ListKeys(ctx)
+	// The keys come from the bucket's stream (one request, exact while
+	// heartbeats are written: a key-value listing is a watch, which can
+	// end early then), and the records are read in parallel.
+	prefix := "$KV." + n.opts.Prefix + "_nodes."
+	info, err := n.nodesStream.Info(ctx, jetstream.WithSubjectFilter(prefix+">"))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: list nodes: %w", err)
 	}
-	var out []NodeRecord
-	for key := range lister.Keys() {
-		e, err := n.nodes.Get(ctx, key)
-		if err != nil {
-			continue // gone meanwhile
-		}
-		var r NodeRecord
-		if json.Unmarshal(e.Value(), &r) == nil && r.Name == key {
-			out = append(out, r)
+	keys := make([]string, 0, len(info.State.Subjects))
+	for subj := range info.State.Subjects {
+		keys = append(keys, strings.TrimPrefix(subj, prefix))
+	}
+	sort.Strings(keys)
+	recs := make([]*NodeRecord, len(keys))
+	var wg sync.WaitGroup
+	for i, key := range keys {
+		wg.Go(func() {
+			e, err := n.nodes.Get(ctx, key)
+			if err != nil {
+				return // expired or deleted meanwhile
+			}
+			var r NodeRecord
+			if json.Unmarshal(e.Value(), &r) == nil && r.Name == key {
+				recs[i] = &r
+			}
+		})
+	}
+	wg.Wait()
+	out := make([]NodeRecord, 0, len(recs))
+	for _, r := range recs {
+		if r != nil {
+			out = append(out, *r)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
@@ -400,7 +428,7 @@ func (n *Node) multicall(ctx context.Context, nodes []string, req request, timeo
 			a := NodeAnswer{Node: name}
 			switch {
 			case errors.Is(err, nats.ErrNoResponders):
-				a.Err = "no answer: the node is gone"
+				a.Err, a.Gone = "no answer: the node is not connected", true
 			case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
 				a.Err = "no answer within " + timeout.String()
 			case err != nil:
