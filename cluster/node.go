@@ -116,7 +116,10 @@ type Node struct {
 	hbNow      chan struct{}
 	stop       chan struct{}
 	stopOnce   sync.Once
-	wg         sync.WaitGroup
+	// hmu orders the start of a request's goroutine (wg.Add) before
+	// Close's wait for them.
+	hmu sync.Mutex
+	wg  sync.WaitGroup
 }
 
 // Join makes h a member of the fleet on nc under name: it creates the
@@ -241,7 +244,9 @@ func (n *Node) Converged() (rollout, failure string) {
 // and deletes its heartbeat. The host is left running.
 func (n *Node) Close() error {
 	n.stopOnce.Do(func() {
+		n.hmu.Lock()
 		close(n.stop)
+		n.hmu.Unlock()
 		_ = n.sub.Unsubscribe()
 		_ = n.watcher.Stop()
 		n.wg.Wait()

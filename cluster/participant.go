@@ -47,7 +47,14 @@ func (n *Node) handle(msg *nats.Msg) {
 		n.respond(msg, NodeAnswer{Node: n.name})
 		return
 	}
+	n.hmu.Lock()
+	if n.closed() {
+		n.hmu.Unlock()
+		n.respond(msg, NodeAnswer{Node: n.name, Err: ErrClosed.Error()})
+		return
+	}
 	n.wg.Add(1)
+	n.hmu.Unlock()
 	go func() {
 		defer n.wg.Done()
 		timeout := n.opts.PrepareTimeout
