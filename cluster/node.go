@@ -115,7 +115,11 @@ type Node struct {
 	reconnects uint64
 	hbNow      chan struct{}
 	stop       chan struct{}
-	stopOnce   sync.Once
+	// life ends when the node closes: the context of what it does on its
+	// own (heartbeats, convergence, answers).
+	life     context.Context
+	end      context.CancelFunc
+	stopOnce sync.Once
 	// hmu orders the start of a request's goroutine (wg.Add) before
 	// Close's wait for them.
 	hmu sync.Mutex
@@ -143,6 +147,13 @@ func Join(ctx context.Context, h *host.Host, nc *nats.Conn, name string, opts Op
 		pending: map[string]*pending{}, hbNow: make(chan struct{}, 1), stop: make(chan struct{}),
 		started: time.Now(),
 	}
+	n.life, n.end = context.WithCancel(context.Background())
+	ok := false
+	defer func() {
+		if !ok {
+			n.end()
+		}
+	}()
 	if err := n.buckets(ctx); err != nil {
 		return nil, err
 	}
@@ -169,6 +180,7 @@ func Join(ctx context.Context, h *host.Host, nc *nats.Conn, name string, opts Op
 	go n.heartbeats()
 	go n.watch()
 	n.log.Info("joined", "ready", n.ready.Load())
+	ok = true
 	return n, nil
 }
 
@@ -247,6 +259,7 @@ func (n *Node) Close() error {
 		n.hmu.Lock()
 		close(n.stop)
 		n.hmu.Unlock()
+		n.end() // what the node is doing (a convergence, a heartbeat) stops
 		_ = n.sub.Unsubscribe()
 		_ = n.watcher.Stop()
 		n.wg.Wait()
@@ -287,7 +300,7 @@ func (n *Node) heartbeats() {
 		case <-t.C:
 		case <-n.hbNow:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), n.opts.PrepareTimeout)
+		ctx, cancel := context.WithTimeout(n.life, n.opts.PrepareTimeout)
 		n.mu.Lock()
 		retry := n.diverged
 		n.mu.Unlock()
@@ -321,6 +334,10 @@ func (n *Node) beat(ctx context.Context) {
 	}
 	n.mu.Unlock()
 	b, _ := json.Marshal(rec)
+	// A heartbeat that cannot be written within the TTL is of no use: it
+	// does not wait longer (while NATS is unreachable, say).
+	ctx, cancel := context.WithTimeout(ctx, n.opts.NodeTTL)
+	defer cancel()
 	if _, err := n.nodes.Put(ctx, n.name, b); err != nil && !n.closed() {
 		n.log.Warn("heartbeat", "error", err)
 	}
@@ -345,7 +362,7 @@ func (n *Node) watch() {
 				n.log.Warn("bad desired record", "revision", e.Revision(), "error", err)
 				continue
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), n.opts.PrepareTimeout)
+			ctx, cancel := context.WithTimeout(n.life, n.opts.PrepareTimeout)
 			if err := n.convergeTo(ctx, d); err != nil {
 				n.log.Warn("not converged", "rollout", d.Rollout, "error", err)
 			}

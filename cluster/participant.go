@@ -61,7 +61,7 @@ func (n *Node) handle(msg *nats.Msg) {
 		if req.Op == "finish" {
 			timeout = n.opts.FinishTimeout
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, cancel := context.WithTimeout(n.life, timeout)
 		defer cancel()
 		began := time.Now()
 		a := n.answer(ctx, req)
