@@ -374,6 +374,17 @@ func TestFleetRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantVersion(t, ms, 2)
+	hist, err := ms[1].n.History(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, d := range hist {
+		ops = append(ops, fmt.Sprintf("%s:%s", d.Op, d.By))
+	}
+	if got, want := strings.Join(ops, " "), "rollback:a rollback:c reload:a load:a"; got != want {
+		t.Errorf("history %q, want %q", got, want)
+	}
 	if _, err := ms[0].n.Rollback(ctx, "nosuch"); !errors.Is(err, ErrNoPrevious) {
 		t.Fatalf("rollback of an unknown module: %v, want no previous", err)
 	}

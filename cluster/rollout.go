@@ -547,3 +547,28 @@ func differs(d *Desired, mods []ModuleState) []string {
 	}
 	return out
 }
+
+// History returns the fleet's audit log: the desired versions written by
+// each rollout still in the fleet bucket's history (up to 64), newest
+// first.
+func (n *Node) History(ctx context.Context) ([]Desired, error) {
+	hist, err := n.fleet.History(ctx, keyDesired)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return []Desired{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster: desired versions' history: %w", err)
+	}
+	out := make([]Desired, 0, len(hist))
+	for i := len(hist) - 1; i >= 0; i-- {
+		if hist[i].Operation() != jetstream.KeyValuePut {
+			continue
+		}
+		d, err := decodeDesired(hist[i])
+		if err != nil {
+			continue
+		}
+		out = append(out, *d)
+	}
+	return out, nil
+}
