@@ -175,7 +175,35 @@ func read(m api.Module, ptr, n uint64) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	return append([]byte(nil), b...), true
+	return clone(b), true
+}
+
+// copyChunk bounds what one memmove copies in clone and copyInChunks.
+const copyChunk = 256 << 10
+
+// copyInChunks copies src to dst (len(dst) >= len(src)) a chunk at a
+// time. One copy is a single memmove, which the Go scheduler cannot
+// preempt, and a state or message may be 16 MiB of a guest's memory,
+// whose pages may not be resident yet: in a soak trace, processes setting
+// such states ran 40–80 ms at a stretch before the scheduler's preemption
+// (due after 10 ms) landed, just after set_state returned; meanwhile no
+// other goroutine ran on that CPU and no stop-the-world could begin.
+// Between chunks the goroutine can be preempted.
+func copyInChunks(dst, src []byte) {
+	for n := 0; n < len(src); n += copyChunk {
+		copy(dst[n:], src[n:min(len(src), n+copyChunk)])
+	}
+}
+
+// clone copies b into a new slice (nil when b is empty), large ones in
+// chunks.
+func clone(b []byte) []byte {
+	if len(b) <= copyChunk {
+		return append([]byte(nil), b...)
+	}
+	out := make([]byte, len(b))
+	copyInChunks(out, b)
+	return out
 }
 
 // view is read without the copy: the bytes are the guest's memory, valid
@@ -392,10 +420,11 @@ func (h *Host) abiSetState(ctx context.Context, m api.Module, stack []uint64) {
 	grow := int64(len(st) - len(p.state))
 	ok = grow <= 0 || h.mem.charge(grow)
 	if ok {
-		if cap(p.state) > 2*len(st)+4096 {
-			p.state = nil
+		if cap(p.state) > 2*len(st)+4096 || cap(p.state) < len(st) {
+			p.state = make([]byte, len(st))
 		}
-		p.state = append(p.state[:0], st...)
+		p.state = p.state[:len(st)]
+		copyInChunks(p.state, st)
 		if grow < 0 {
 			h.mem.release(-grow)
 		}

@@ -158,7 +158,7 @@ type instance struct {
 	// metered); granted is what the host last put in it.
 	fuel    api.MutableGlobal
 	granted int64
-	yielded time.Time // the last tick that yielded the CPU (fuel.go)
+	yielded time.Time // the last tick of a Go call that yielded the CPU (fuel.go)
 	// hostAlloc is the alloc export with a call engine of its own, for
 	// the bytes results of host functions (Caller.WriteBytes).
 	hostAlloc api.Function

@@ -1,6 +1,9 @@
 package host
 
-import "time"
+import (
+	"runtime"
+	"time"
+)
 
 // The guests' CPUs.
 //
@@ -11,10 +14,13 @@ import "time"
 // would wait behind all of them. So processes run Wasm only while they hold
 // one of GOMAXPROCS tokens, as Erlang runs processes on one scheduler per
 // core: a process takes a token when it starts and whenever it wakes from
-// receive or sleep, gives it up when it blocks, and at each fuel tick
-// after yieldEvery it gives it to the longest waiter and queues again
-// (FIFO, in the channel's order). The host's own goroutines and Go calls
-// take no token: they compete with at most GOMAXPROCS busy processes.
+// receive or sleep, gives it up when it blocks, and at the first fuel
+// tick or host call yieldEvery after taking it, it lets the goroutines
+// waiting for a CPU run (hostYield), gives the token to the longest waiter
+// and queues again (FIFO, in the channel's order). The host's own
+// goroutines and Go calls take no token: they compete with at most
+// GOMAXPROCS busy processes, each of which gives its CPU up every
+// yieldEvery.
 //
 // A process waiting for a token can be killed: it exits without running
 // again. Only its own goroutine takes and gives its token, so holding is a
@@ -24,17 +30,16 @@ import "time"
 func (p *process) takeCPU() bool {
 	select {
 	case p.h.cpus <- struct{}{}:
-		p.hasCPU = true
-		return true
 	default:
+		select {
+		case p.h.cpus <- struct{}{}:
+		case <-p.killCh:
+			return false
+		}
 	}
-	select {
-	case p.h.cpus <- struct{}{}:
-		p.hasCPU = true
-		return true
-	case <-p.killCh:
-		return false
-	}
+	p.hasCPU = true
+	p.yielded = time.Now()
+	return true
 }
 
 // dropCPU gives the token back, if the process holds one.
@@ -52,19 +57,26 @@ func (p *process) yieldCPU() bool {
 	return p.takeCPU()
 }
 
-// hostYield is the trusted mode's turn taking, at host calls (there are
-// no fuel ticks): a process that has held its token for yieldEvery gives
-// it up. A trusted guest spinning without host calls keeps its token.
+// hostYield is the turn taking at host calls and fuel ticks: a process
+// that has run for yieldEvery since it last yielded gives up its
+// goroutine's CPU (runtime.Gosched) and then its token. Yielding the
+// goroutine first matters: handing the token on readies the next process
+// in the Go scheduler's next slot on this CPU, so that processes would
+// follow one another there for the scheduler's whole 10 ms slice while the
+// goroutines the network woke (the control API's) wait behind them. A
+// sandboxed guest ticks at least once per fuel slice, but one that spends
+// its time in host calls (logging or sending in a loop) uses little fuel
+// between them, hence the check at host calls too. A trusted guest
+// spinning without host calls keeps its CPU.
 func (p *process) hostYield() {
-	if p.h.cfg.mode != Trusted || !p.hasCPU {
+	if !p.hasCPU {
 		return
 	}
-	now := time.Now()
-	if now.Sub(p.yielded) < yieldEvery {
+	if time.Since(p.yielded) < yieldEvery {
 		return
 	}
-	if !p.yielded.IsZero() && !p.yieldCPU() {
+	runtime.Gosched()
+	if !p.yieldCPU() {
 		exit(p, Killed, nil)
 	}
-	p.yielded = now
 }

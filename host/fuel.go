@@ -228,13 +228,11 @@ func (h *Host) tick(ctx context.Context, m api.Module, stack []uint64) {
 	}
 	if in != nil {
 		in.granted = g
-		if now := time.Now(); now.Sub(in.yielded) >= yieldEvery {
+		if p != nil {
+			p.hostYield()
+		} else if now := time.Now(); now.Sub(in.yielded) >= yieldEvery {
 			if !in.yielded.IsZero() {
-				if p == nil {
-					runtime.Gosched()
-				} else if !p.yieldCPU() {
-					exit(p, Killed, nil)
-				}
+				runtime.Gosched()
 			}
 			in.yielded = now
 		}

@@ -62,6 +62,9 @@ type Host struct {
 	autoloads autoloads
 
 	closed atomic.Bool
+	// unfollow stops following the memory outside the Go heap in the
+	// runtime's memory limit (memlimit.go).
+	unfollow func()
 	// opsMu and ops order Close after the compiles and instantiations in
 	// progress (lifecycle.go).
 	opsMu sync.RWMutex
@@ -142,6 +145,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		h.logOut.Close(0)
 		return nil, err
 	}
+	h.unfollow = followMemoryLimit()
 	return h, nil
 }
 
@@ -168,6 +172,7 @@ func (h *Host) Close(ctx context.Context) error {
 	// The last lines reach the output unless it is stuck: Close does not
 	// wait for it more than a second.
 	h.logOut.Close(time.Second)
+	h.unfollow()
 	return err
 }
 

@@ -10,30 +10,33 @@ import (
 
 // Linear memories.
 //
-// wazero backs each instance's linear memory with a Go []byte. Every load,
-// reload and new pooled instance allocates one (64 KiB for the smallest
-// module), and those allocations, not the host's own, set how often the Go
-// GC runs while code is being changed. A GC cycle on a machine whose cores
-// are busy with callers can hold an allocating goroutine (the one
-// reloading) for a scheduler time slice or two. So the host recycles the
-// memories of instances it closes while they are idle, which no goroutine
-// can still be running: a reload's new instances then mostly reuse the
-// memories of the version it purged instead of allocating.
+// Every linear memory lives outside the Go heap: an address range of its
+// maximum size mapped from the system, committed (made accessible) as it
+// grows, so that growing never copies it (a guest growing a large memory
+// page by page through the heap would copy it at each step, and keep the
+// garbage collector busy). Its pages go back to the system when its
+// instance closes. An instance closed while a call may still run in it
+// keeps its range mapped (reading zeros) until its family, which the
+// goroutine running it holds, is garbage: unmapping it under running code
+// would crash the process.
 //
-// A memory is recycled only when the host closes its instance knowing it
-// idle (instance.closeIdle). An instance closed while a call may run in it
-// (a kill, an interrupted call, trusted code that cannot be stopped) lets
-// its memory go to the GC, which frees it once nothing refers to it.
-
-// A memory that grows past mappedMin leaves the heap: it moves, once, to
-// an address range of its maximum size mapped from the system and made
-// accessible as it grows, so that growing never copies it again (a guest
-// growing a large memory page by page through the Go heap would copy it
-// at each step, and would keep the garbage collector busy). Its pages go
-// back to the system when its instance closes. An instance closed while a
-// call may still run in it keeps its range mapped (reading zeros) until
-// its family, which the goroutine running it holds, is garbage: unmapping
-// it under running code would crash the process.
+// Small memories used to start in the heap. But the budget lets guests
+// hold as many of them as it has room for (a spawner filling a 512 MiB
+// budget with idle 128 KiB processes), and their capacity, touched or not,
+// counted toward the heap the collector paces on: the heap sat at the
+// process's soft memory limit, and the collector ran without a pause,
+// taking a CPU and stopping the world every few hundred milliseconds. Out
+// of the heap, they cost the collector nothing, and only the pages a guest
+// touches are resident (memlimit.go lowers the runtime's limit by them).
+//
+// Where no range can be mapped (a platform without mmap, no address space
+// left) a memory starts in the heap, and moves out once it grows past
+// mappedMin. The heap's small memories are recycled when the host closes
+// their instance knowing it idle (instance.closeIdle): a reload's new
+// instances then reuse the memories of the version it purged instead of
+// allocating. An instance closed while a call may run in it (a kill, an
+// interrupted call, trusted code that cannot be stopped) lets its memory go
+// to the GC, which frees it once nothing refers to it.
 const mappedMin = 1 << 20
 
 // recycledCaps are the capacities kept for reuse: small memories, which
@@ -83,6 +86,9 @@ func (mp *mapping) unmap() {
 func memoryAllocator(in *instance) experimental.MemoryAllocator {
 	return experimental.MemoryAllocatorFunc(func(capBytes, maxBytes uint64) experimental.LinearMemory {
 		m := &linearMemory{max: maxBytes, in: in}
+		if m.mapInitial(capBytes) {
+			return m
+		}
 		if pages := capBytes / recycledPageBytes; capBytes%recycledPageBytes == 0 && pages >= 1 && pages <= recycledMaxPages {
 			if b, ok := memPools[pages].Get().(*[]byte); ok {
 				m.buf = (*b)[:0]
@@ -97,6 +103,35 @@ func memoryAllocator(in *instance) experimental.MemoryAllocator {
 		in.code.h.mem.force(m.charged)
 		return m
 	})
+}
+
+// mapInitial gives a new memory its address range outside the heap at
+// once, with capBytes committed and charged (the instance was admitted by
+// instantiate). false when no range can be had (a platform without mmap,
+// no address space left): the memory then starts in the heap.
+func (m *linearMemory) mapInitial(capBytes uint64) bool {
+	if m.max == 0 || capBytes > m.max {
+		return false
+	}
+	r, err := reserve(m.max)
+	if err != nil {
+		return false
+	}
+	mp := &mapping{b: r}
+	if capBytes > 0 {
+		if err := commit(mp.b, 0, capBytes); err != nil {
+			mp.unmap()
+			return false
+		}
+	}
+	mp.committed = capBytes
+	m.mapped = mp
+	m.buf = mp.b[:0:capBytes]
+	m.charged = int64(capBytes)
+	m.in.code.h.mem.force(m.charged)
+	m.in.fam.keepMem(m)
+	runtime.AddCleanup(m, (*mapping).unmap, mp)
+	return true
 }
 
 // Reallocate implements experimental.LinearMemory: the bytes past the

@@ -111,8 +111,7 @@ type process struct {
 	// hasCPU: p holds one of the host's CPU tokens (cpu.go); only p's
 	// goroutine reads or writes it.
 	hasCPU bool
-	// yielded is when p last gave up its token at a host call (trusted
-	// mode; sandboxed processes yield at fuel ticks).
+	// yielded is when p last took its token (cpu.go).
 	yielded time.Time
 }
 
