@@ -23,12 +23,20 @@ import (
 // Calls of guest functions through the API (call, call-bytes) run Wasm on
 // the request's goroutine, outside the processes' CPU tokens: at most
 // GOMAXPROCS of them run at once. The other requests that do work
-// (spawn, send, kill, procs...) run at most 2×GOMAXPROCS at once. Reads
+// (spawn, send, kill, procs...) run at most GOMAXPROCS at once too. Reads
 // that cost little (modules, logs, metrics, health) and code changes
 // (serialised anyway) take no slot. Waiting is bounded by the request's
 // context. So however many clients decode large bodies or call spinning
 // guests, an operator's `modules` competes with a handful of goroutines,
 // not with all of them.
+//
+// The slots are few because a goroutine that waits for a slot is blocked,
+// while one that holds a slot is runnable, and the Go scheduler serves
+// the runnable ones in turn, in time slices of up to 10 ms: a slot more
+// than the cores adds nothing to the throughput of CPU-bound work and
+// adds its slices to the wait of every goroutine the network wakes. (One
+// call slot on two cores was too few: on a loaded machine, calls then
+// waited past the soak clients' 20 s.)
 
 // errBusy is the body reader's failure when the bodies in flight are at
 // their bound.
@@ -44,7 +52,7 @@ type admission struct {
 
 func newAdmission(maxBodies int64) *admission {
 	n := runtime.GOMAXPROCS(0)
-	return &admission{max: maxBodies, calls: make(chan struct{}, n), work: make(chan struct{}, 2*n)}
+	return &admission{max: maxBodies, calls: make(chan struct{}, n), work: make(chan struct{}, n)}
 }
 
 // countedBody counts what it reads against the admission's body bound.

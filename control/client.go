@@ -125,6 +125,11 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("node %s: bad reply to %s: %w", c.node, path, err)
 	}
+	// The decoder stops at the end of the value, before the answer's
+	// final newline: read to the end, so that the connection goes back to
+	// the pool instead of being closed (a closed one costs the next
+	// request a new connection, and the node an accept and a goroutine).
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return nil
 }
 

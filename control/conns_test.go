@@ -3,10 +3,13 @@ package control
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,4 +208,69 @@ func TestBodiesInFlight(t *testing.T) {
 	}
 	slow.Close()
 	hosttest.WaitFor(t, func() bool { code, _ := post(3 << 20); return code == 400 })
+}
+
+// countingListener counts the connections it accepts.
+type countingListener struct {
+	net.Listener
+	accepted atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted.Add(1)
+	}
+	return c, err
+}
+
+// TestClientReusesConnection: a client's requests, answered or failed, go
+// over one connection, not a new one each (a connection closed after each
+// answer costs the node an accept and a goroutine per request).
+func TestClientReusesConnection(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	h, err := host.New(ctx, host.NewConfig().WithLog(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := ListenTCP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &countingListener{Listener: ln}
+	done := make(chan error, 1)
+	go func() { done <- NewServer(Options{Host: h}).Serve(ctx, cl, "tok") }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = h.Close(context.Background())
+	})
+	c, err := Dial("tcp:"+ln.Addr().String(), "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Enough modules that the answer to modules takes more than one read.
+	var mods []ModuleSource
+	for i := range 40 {
+		mods = append(mods, ModuleSource{Name: fmt.Sprintf("counter%d", i), Wasm: wasm("counter_v1")})
+	}
+	if _, err := c.Load(ctx, LoadRequest{Modules: mods}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		if i%2 == 0 {
+			if _, err := c.Modules(ctx); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		var ce *Error
+		if _, err := c.Call(ctx, CallRequest{Module: "nope", Function: "f"}); !errors.As(err, &ce) {
+			t.Fatalf("call of an unknown module: %v, want an *Error", err)
+		}
+	}
+	if n := cl.accepted.Load(); n != 1 {
+		t.Fatalf("7 requests took %d connections, want 1", n)
+	}
 }
