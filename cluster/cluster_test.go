@@ -545,3 +545,45 @@ func waitFor(t testing.TB, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestJoinNotConverged: a node that cannot load the fleet's versions joins
+// not ready, says why in its heartbeat, is left out of rollouts, and
+// becomes ready once the fleet's versions are ones it can run.
+func TestJoinNotConverged(t *testing.T) {
+	s := startNATS(t)
+	a := join(t, s.ClientURL(), "a", host.NewConfig().WithWASI("*"))
+	if _, err := a.n.Load(ctx, []host.Source{{Name: "reactor", Wasm: guestexamples.Wasm("wasi_reactor")}}, false); err != nil {
+		t.Fatal(err)
+	}
+	c := join(t, s.ClientURL(), "c", host.NewConfig()) // grants no WASI
+	if c.n.Ready() {
+		t.Fatal("ready without the fleet's modules")
+	}
+	if _, failure := c.n.Converged(); !strings.Contains(failure, "WASI") {
+		t.Fatalf("convergence failure %q, want one about WASI", failure)
+	}
+	waitFor(t, func() bool {
+		st, err := a.n.Status(ctx)
+		if err != nil {
+			return false
+		}
+		for _, ns := range st.Nodes {
+			if ns.Name == "c" {
+				return !ns.Ready && ns.Error != "" && !ns.InSync
+			}
+		}
+		return false
+	})
+	rep, err := a.n.Load(ctx, []host.Source{counter(t, 1)}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Nodes) != 1 || rep.Nodes[0].Node != "a" {
+		t.Fatalf("rollout nodes %+v, want a alone", rep.Nodes)
+	}
+	if _, err := a.n.Delete(ctx, "reactor"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c.n.Ready)
+	wantVersion(t, []*member{a, c}, 1)
+}

@@ -106,6 +106,10 @@ type Node struct {
 	lastSwitch time.Time
 	// diverged: the last convergence failed; the heartbeat retries it.
 	diverged bool
+	// retryAt is when the heartbeat retries a failed convergence;
+	// retryDelay the delay before it.
+	retryAt    time.Time
+	retryDelay time.Duration
 
 	// afterPrepare, set by tests, runs in a rollout this node coordinates
 	// once every node prepared, before the decision.
@@ -302,7 +306,7 @@ func (n *Node) heartbeats() {
 		}
 		ctx, cancel := context.WithTimeout(n.life, n.opts.PrepareTimeout)
 		n.mu.Lock()
-		retry := n.diverged
+		retry := n.diverged && !time.Now().Before(n.retryAt)
 		n.mu.Unlock()
 		if rc := n.nc.Stats().Reconnects; rc != n.reconnects {
 			n.reconnects = rc

@@ -245,10 +245,11 @@ func (n *Node) finishPending(ctx context.Context, p *pending) (time.Time, error)
 	}
 	at := time.Now()
 	if err != nil {
-		n.diverged, n.convErr = true, err.Error()
+		n.failed(err)
 		return at, err
 	}
-	n.applied, n.convErr, n.diverged, n.lastSwitch = p.rollout, "", false, at
+	n.succeeded(p.rollout)
+	n.lastSwitch = at
 	n.ready.Store(true)
 	return at, nil
 }
@@ -275,7 +276,7 @@ func (n *Node) converge(ctx context.Context) error {
 	d, err := n.desired(ctx)
 	if err != nil {
 		n.mu.Lock()
-		n.diverged, n.convErr = true, err.Error()
+		n.failed(err)
 		n.mu.Unlock()
 		return err
 	}
@@ -344,13 +345,13 @@ func (n *Node) convergeLocked(ctx context.Context, d *Desired) error {
 	}
 	at := time.Now()
 	if err := errors.Join(errs...); err != nil {
-		n.diverged, n.convErr = true, err.Error()
+		n.failed(err)
 		return err
 	}
 	if changed || n.lastSwitch.IsZero() {
 		n.lastSwitch = at
 	}
-	n.applied, n.convErr, n.diverged = d.Rollout, "", false
+	n.succeeded(d.Rollout)
 	n.ready.Store(true)
 	if changed {
 		n.log.Info("converged", "rollout", d.Rollout, "modules", len(names))
@@ -365,4 +366,19 @@ func (n *Node) deleteLocalLocked(ctx context.Context, module string) (int, bool,
 	}
 	deleted, err := n.h.Delete(ctx, module)
 	return res.Killed, deleted, err
+}
+
+// failed records a failed convergence: the heartbeat retries it, after a
+// delay that doubles from one heartbeat up to a minute, so that a module
+// this node cannot load is not compiled again every second.
+func (n *Node) failed(err error) {
+	n.diverged, n.convErr = true, err.Error()
+	n.retryDelay = min(max(2*n.retryDelay, n.opts.Heartbeat), time.Minute)
+	n.retryAt = time.Now().Add(n.retryDelay)
+}
+
+// succeeded records a convergence to rollout.
+func (n *Node) succeeded(rollout string) {
+	n.applied, n.convErr, n.diverged = rollout, "", false
+	n.retryDelay, n.retryAt = 0, time.Time{}
 }
