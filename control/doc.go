@@ -13,6 +13,7 @@
 //	POST /v1/soft-purge  ModuleRequest      -> BoolResponse
 //	POST /v1/purge       ModuleRequest      -> PurgeResponse
 //	POST /v1/delete      ModuleRequest      -> BoolResponse
+//	POST /v1/rollback    ModuleRequest      -> RollbackResponse
 //	GET  /v1/modules                        -> ModulesResponse
 //	POST /v1/spawn       SpawnRequest       -> SpawnResponse
 //	POST /v1/send        SendRequest        -> OKResponse
@@ -27,6 +28,20 @@
 //	GET  /v1/logs[?follow=true]             -> text/plain, one guest log line per line
 //	GET  /metrics                           -> Prometheus text format (package metrics)
 //	GET  /healthz                           -> HealthResponse (200), or 503 once the node is closing
+//
+// and the fleet's (a node in one, Options.Cluster; else 404 no_cluster):
+//
+//	POST /v1/cluster/load       ClusterLoadRequest     -> RolloutResponse
+//	POST /v1/cluster/rollback   ClusterRollbackRequest -> RolloutResponse
+//	POST /v1/cluster/delete     ModuleRequest          -> RolloutResponse
+//	POST /v1/cluster/purge      ModuleRequest          -> ClusterAnswersResponse
+//	POST /v1/cluster/soft-purge ModuleRequest          -> ClusterAnswersResponse
+//	GET  /v1/cluster/status                            -> cluster.Status
+//
+// A rollout that ran answers 200 with its report, and its failure, if
+// any, beside it (code "aborted" or "partial"): each node's answers are
+// always there. One refused before it ran is an error reply
+// ("rollout_in_flight", "no_nodes", "no_previous", "bad_name").
 //
 // [Server.MetricsHandler] serves /metrics and /healthz alone, without the
 // token, for a listener that a monitoring system scrapes. A Go program

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wasmhot/wasmhot/cluster"
 	"github.com/wasmhot/wasmhot/host"
 )
 
@@ -251,7 +252,15 @@ const (
 	CodeClosed       = "closed"             // the node is shutting down
 	CodeTimeout      = "timeout"            // the request's deadline passed
 	CodeBusy         = "busy"               // request bodies in flight at their bound: retry
+	CodeNoOld        = "no_old"             // a rollback of a module without old code
 	CodeInternal     = "internal"           // anything else
+	// The fleet's codes (cluster.go).
+	CodeNoCluster       = "no_cluster"        // the node is not in a fleet
+	CodeRolloutInFlight = "rollout_in_flight" // another rollout holds the fleet's lock
+	CodeNoNodes         = "no_nodes"          // no live, ready node in the fleet
+	CodeNoPrevious      = "no_previous"       // a fleet rollback with no earlier version
+	CodeAborted         = "aborted"           // a node refused the rollout; nothing changed
+	CodePartial         = "partial"           // decided, but some node did not do it
 )
 
 // Error is an error reply of the control API. Clients get it from every
@@ -313,6 +322,7 @@ var errorCodes = []errorCode{
 	{host.ErrTooLarge, CodeTooLarge, http.StatusRequestEntityTooLarge},
 	{host.ErrBadModule, CodeBadFile, http.StatusUnprocessableEntity},
 	{host.ErrSticky, CodeSticky, http.StatusConflict},
+	{host.ErrNoOld, CodeNoOld, http.StatusConflict},
 	{host.ErrNotPurged, CodeNotPurged, http.StatusConflict},
 	{host.ErrTooMany, CodeLimit, http.StatusServiceUnavailable},
 	{host.ErrNotLoaded, CodeNotLoaded, http.StatusNotFound},
@@ -325,6 +335,12 @@ var errorCodes = []errorCode{
 	{host.ErrTrap, CodeTrap, http.StatusUnprocessableEntity},
 	{host.ErrBadResult, CodeBadResult, http.StatusUnprocessableEntity},
 	{host.ErrClosed, CodeClosed, http.StatusServiceUnavailable},
+	{cluster.ErrBusy, CodeRolloutInFlight, http.StatusConflict},
+	{cluster.ErrNoNodes, CodeNoNodes, http.StatusServiceUnavailable},
+	{cluster.ErrNoPrevious, CodeNoPrevious, http.StatusNotFound},
+	{cluster.ErrAborted, CodeAborted, http.StatusConflict},
+	{cluster.ErrPartial, CodePartial, http.StatusBadGateway},
+	{cluster.ErrClosed, CodeClosed, http.StatusServiceUnavailable},
 	{context.DeadlineExceeded, CodeTimeout, http.StatusGatewayTimeout},
 	{context.Canceled, CodeClosed, http.StatusServiceUnavailable},
 }

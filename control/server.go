@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wasmhot/wasmhot/cluster"
 	"github.com/wasmhot/wasmhot/host"
 	"github.com/wasmhot/wasmhot/internal/statedir"
 	"github.com/wasmhot/wasmhot/modules"
@@ -55,6 +56,9 @@ type Options struct {
 	// A program that has its own registry passes it, with
 	// metrics.NewCollector(host, nil) registered on it.
 	Gatherer prometheus.Gatherer
+	// Cluster is the node's membership of a fleet; nil: the node is not
+	// in one, and the /v1/cluster endpoints answer no_cluster (cluster.go).
+	Cluster *cluster.Node
 
 	testServer **Server // tests: where NewServer's result goes
 }
@@ -85,6 +89,9 @@ var (
 	freeRoutes = map[string]bool{
 		"/v1/modules": true, "/v1/logs": true, "/metrics": true, "/healthz": true,
 		"/v1/load": true, "/v1/purge": true, "/v1/soft-purge": true, "/v1/delete": true,
+		"/v1/rollback": true, "/v1/cluster/load": true, "/v1/cluster/rollback": true,
+		"/v1/cluster/delete": true, "/v1/cluster/purge": true, "/v1/cluster/soft-purge": true,
+		"/v1/cluster/status": true,
 	}
 )
 
@@ -113,6 +120,7 @@ func NewServer(opts Options) *Server {
 		"/v1/soft-purge":  {http.MethodPost, (*Server).softPurge},
 		"/v1/purge":       {http.MethodPost, (*Server).purge},
 		"/v1/delete":      {http.MethodPost, (*Server).delete},
+		"/v1/rollback":    {http.MethodPost, (*Server).rollback},
 		"/v1/modules":     {http.MethodGet, (*Server).modules},
 		"/v1/spawn":       {http.MethodPost, (*Server).spawn},
 		"/v1/send":        {http.MethodPost, (*Server).send},
@@ -127,6 +135,13 @@ func NewServer(opts Options) *Server {
 		"/v1/logs":        {http.MethodGet, (*Server).logs},
 		"/metrics":        {http.MethodGet, (*Server).metrics},
 		"/healthz":        {http.MethodGet, (*Server).healthz},
+
+		"/v1/cluster/load":       {http.MethodPost, (*Server).clusterLoad},
+		"/v1/cluster/rollback":   {http.MethodPost, (*Server).clusterRollback},
+		"/v1/cluster/delete":     {http.MethodPost, (*Server).clusterDelete},
+		"/v1/cluster/purge":      {http.MethodPost, (*Server).clusterPurge},
+		"/v1/cluster/soft-purge": {http.MethodPost, (*Server).clusterSoftPurge},
+		"/v1/cluster/status":     {http.MethodGet, (*Server).clusterStatus},
 	}}
 	s.promHTTP = s.newMetricsHandler()
 	return s
