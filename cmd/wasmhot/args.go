@@ -26,6 +26,13 @@ func reorderArgs(app *cli.App, args []string) ([]string, error) {
 	if cmd == nil || cmd.SkipFlagParsing {
 		return args, nil
 	}
+	// A command group's subcommand ("cluster status --json") reorders its
+	// own flags, which may come before its name too.
+	head := 2
+	if i := subcommandAt(cmd, args); i > 0 {
+		args = append(append(append([]string{}, args[:2]...), args[i]), append(args[2:i:i], args[i+1:]...)...)
+		cmd, head = cmd.Command(args[2]), 3
+	}
 	type flagInfo struct{ takesValue bool }
 	known := map[string]flagInfo{"help": {}, "h": {}}
 	for _, f := range cmd.Flags {
@@ -36,7 +43,7 @@ func reorderArgs(app *cli.App, args []string) ([]string, error) {
 	}
 	var flags, pos []string
 	dashed := false
-	rest := args[2:]
+	rest := args[head:]
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		if a == "--" {
@@ -62,16 +69,50 @@ func reorderArgs(app *cli.App, args []string) ([]string, error) {
 			continue // an unknown flag: urfave/cli refuses it
 		}
 		if i+1 == len(rest) {
-			return nil, &usageErr{fmt.Sprintf("%s: flag %s needs a value (see wasmhot %s --help)", cmd.Name, dashes(name), cmd.Name)}
+			path := strings.Join(args[1:head], " ")
+			return nil, &usageErr{fmt.Sprintf("%s: flag %s needs a value (see wasmhot %s --help)", path, dashes(name), path)}
 		}
 		i++
 		flags = append(flags, rest[i])
 	}
-	out := append([]string{args[0], args[1]}, flags...)
+	out := append(append([]string{}, args[:head]...), flags...)
 	if dashed && len(pos) > 0 {
 		out = append(out, "--")
 	}
 	return append(out, pos...), nil
+}
+
+// subcommandAt returns the index in args of the name of one of cmd's
+// subcommands, the first argument that is not a flag or a flag's value;
+// 0 when there is none.
+func subcommandAt(cmd *cli.Command, args []string) int {
+	takesValue := map[string]bool{}
+	for _, sub := range cmd.Subcommands {
+		for _, f := range sub.Flags {
+			if _, isBool := f.(*cli.BoolFlag); !isBool {
+				for _, n := range f.Names() {
+					takesValue[n] = true
+				}
+			}
+		}
+	}
+	for i := 2; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return 0
+		}
+		if strings.HasPrefix(a, "-") {
+			if name := strings.TrimLeft(a, "-"); !strings.Contains(name, "=") && takesValue[name] {
+				i++ // its value
+			}
+			continue
+		}
+		if cmd.Command(a) != nil {
+			return i
+		}
+		return 0
+	}
+	return 0
 }
 
 // isNumber reports whether a is a number a Wasm parameter can take, such

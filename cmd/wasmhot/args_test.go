@@ -29,6 +29,9 @@ func TestReorderArgs(t *testing.T) {
 		{"unknown flag after args", []string{"w", "send", "p", "-hello"}, []string{"w", "send", "-hello", "p"}},
 		{"unknown command", []string{"w", "nope", "a", "--x"}, []string{"w", "nope", "a", "--x"}},
 		{"no command", []string{"w"}, []string{"w"}},
+		{"subcommand's flag after it", []string{"w", "cluster", "status", "--json"}, []string{"w", "cluster", "status", "--json"}},
+		{"subcommand's flags before it", []string{"w", "cluster", "--node", "status", "status", "--json"}, []string{"w", "cluster", "status", "--node", "status", "--json"}},
+		{"unknown subcommand", []string{"w", "cluster", "nope", "--json"}, []string{"w", "cluster", "--json", "nope"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := reorderArgs(app, tc.in)

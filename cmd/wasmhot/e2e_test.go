@@ -174,8 +174,14 @@ type e2eNode struct {
 // kills it if it is still running.
 func (e *e2e) serve(t *testing.T, stateDir string) *e2eNode {
 	t.Helper()
+	return e.serveWith(t, "--state-dir", stateDir)
+}
+
+// serveWith starts `wasmhot serve --socket SOCK args...` as serve does.
+func (e *e2e) serveWith(t *testing.T, args ...string) *e2eNode {
+	t.Helper()
 	n := &e2eNode{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	n.cmd = command(context.Background(), e.bin, "serve", "--socket", e.sock, "--state-dir", stateDir)
+	n.cmd = command(context.Background(), e.bin, append([]string{"serve", "--socket", e.sock}, args...)...)
 	n.cmd.Stdout, n.cmd.Stderr = n.stdout, n.stderr
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)

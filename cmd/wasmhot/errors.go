@@ -40,14 +40,26 @@ func (e *usageErr) ExitCode() int { return exitUsage }
 
 // usageError is the usage error of the command c: "NAME: MSG (usage: ...)".
 func usageError(c *cli.Context, msg string) error {
-	usage := "wasmhot " + c.Command.Name
+	name := commandPath(c)
+	usage := "wasmhot " + name
 	if len(c.Command.VisibleFlags()) > 0 {
 		usage += " [options]"
 	}
 	if c.Command.ArgsUsage != "" {
 		usage += " " + c.Command.ArgsUsage
 	}
-	return &usageErr{fmt.Sprintf("%s: %s (usage: %s)", c.Command.Name, msg, usage)}
+	return &usageErr{fmt.Sprintf("%s: %s (usage: %s)", name, msg, usage)}
+}
+
+// commandPath is the command's name as typed: "load", or "cluster status"
+// for the subcommand of a command group.
+func commandPath(c *cli.Context) string {
+	for _, p := range c.Lineage()[1:] {
+		if p.Command != nil && p.Command.Name != c.App.Name && p.Command.Command(c.Command.Name) == c.Command {
+			return p.Command.Name + " " + c.Command.Name
+		}
+	}
+	return c.Command.Name
 }
 
 // exactArgs returns the positional arguments when there are n of them.
@@ -80,7 +92,8 @@ func flagUsageError(c *cli.Context, err error, isSubcommand bool) error {
 	if !isSubcommand {
 		return &usageErr{msg + " (see wasmhot --help)"}
 	}
-	return &usageErr{fmt.Sprintf("%s: %s (see wasmhot %s --help)", c.Command.Name, msg, c.Command.Name)}
+	name := commandPath(c)
+	return &usageErr{fmt.Sprintf("%s: %s (see wasmhot %s --help)", name, msg, name)}
 }
 
 var (
@@ -173,18 +186,19 @@ var codeHints = map[string]string{
 	control.CodeMailboxFull: "the process's mailbox is at its limit",
 	control.CodePurged:      "the code was purged during the call",
 	control.CodeClosed:      "the node is shutting down",
+	control.CodeNoOld:       "the module has no old version (it was purged, or never replaced)",
 }
 
 // redundant are details (after cleaning) that only repeat the code.
 var redundant = map[string]bool{
 	"not purged": true, "sticky": true, "undef": true, "no such process": true, "not loaded": true,
-	"mailbox full": true, "closed": true, "purged": true, "": true,
+	"mailbox full": true, "closed": true, "purged": true, "": true, "no old version": true,
 }
 
 var (
 	batchPrefixRE = regexp.MustCompile(`^modules: batch refused, nothing loaded: `)
 	moduleTagRE   = regexp.MustCompile(`module\[([^\]]*)\](?: vsn\[\d+\])?(?: function\[([^\]]*)\])?`)
-	pkgPrefixRE   = regexp.MustCompile(`(^|: )(?:modules|exports|host|purger): `)
+	pkgPrefixRE   = regexp.MustCompile(`(^|: )(?:modules|exports|host|purger|cluster): `)
 	codeEchoRE    = regexp.MustCompile(`(^|: )(?:bad module name|bad module|bad arity|bad bytes result): `)
 )
 

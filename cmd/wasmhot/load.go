@@ -28,12 +28,22 @@ func loadCommand() *cli.Command {
 			"processes lingering in it, as c:l/1. The bytes are checked before anything\n" +
 			"is purged, so a bad module changes nothing.\n" +
 			"\n" +
+			"With --cluster the files load on every node of the node's fleet (wasmhot\n" +
+			"serve --cluster), all nodes or none, as rpc:multicall of\n" +
+			"code:atomic_load/1 that commits only when every node prepared: each node\n" +
+			"fetches the bytes, compiles them and checks them against its own policy;\n" +
+			"only when all did does any switch. One line per node (switched, refused\n" +
+			"and why, or no answer), then the phases' times; it exits 0 only when\n" +
+			"every live node switched.\n" +
+			"\n" +
 			"Example:\n" +
-			"   wasmhot load --purge a.wasm b.wasm",
+			"   wasmhot load --purge a.wasm b.wasm\n" +
+			"   wasmhot load --cluster --purge a.wasm",
 		Flags: nodeFlags(
 			&cli.StringFlag{Name: "name", Usage: "load the one FILE as module `NAME`"},
 			&cli.BoolFlag{Name: "purge", Usage: "purge old code first, killing the processes lingering in it"},
 			&cli.BoolFlag{Name: "sticky", Usage: "mark the modules sticky: they then refuse reload and delete"},
+			clusterFlag("load"),
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
@@ -46,6 +56,9 @@ func loadCommand() *cli.Command {
 				if name := c.String("name"); !modules.ValidName(name) {
 					return usageError(c, "--name "+notModuleName(name))
 				}
+			}
+			if c.Bool("cluster") && c.Bool("sticky") {
+				return usageError(c, "--sticky and --cluster: a fleet's modules are not sticky")
 			}
 			req := control.LoadRequest{Purge: c.Bool("purge"), Sticky: c.Bool("sticky")}
 			var names []string
@@ -70,6 +83,10 @@ func loadCommand() *cli.Command {
 				return fail(what, err)
 			}
 			defer cl.Close()
+			if c.Bool("cluster") {
+				rep, err := cl.ClusterLoad(c.Context, control.ClusterLoadRequest{Modules: req.Modules, Purge: req.Purge})
+				return rolloutDone(c, "cluster "+what, rep, err)
+			}
 			res, err := cl.Load(c.Context, req)
 			var ce *control.Error
 			if errors.As(err, &ce) && ce.Code == control.CodeNotPurged {

@@ -8,6 +8,8 @@
 //	wasmhot soft-purge  code:soft_purge/1 on a node
 //	wasmhot purge       code:purge/1 on a node
 //	wasmhot delete      code:delete/1 on a node
+//	wasmhot rollback    make a module's old version current again (on a node or its fleet)
+//	wasmhot cluster     the fleet a node is in: cluster status
 //	wasmhot modules     list a node's modules and versions
 //	wasmhot spawn       start a process on a node
 //	wasmhot send        send a process a message
@@ -26,7 +28,9 @@
 // or a loopback HOST:PORT with --token-file. They wait up to --wait (5s)
 // for a node that is starting. A process is named by its pid or a unique
 // prefix of it (at least 4 hex digits). Flags may follow the positional
-// arguments; "--" ends the flags.
+// arguments; "--" ends the flags. With --cluster, load, rollback, purge,
+// soft-purge and delete act on every node of the node's fleet (a node
+// started with serve --cluster or --nats-embedded).
 //
 // Exit status: 0 success, 1 failure, 2 usage error. Errors are one line on
 // stderr, "wasmhot: WHAT: CAUSE" (errors.go).
@@ -104,6 +108,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			softPurgeCommand(),
 			purgeCommand(),
 			deleteCommand(),
+			rollbackCommand(),
 			modulesCommand(),
 			spawnCommand(),
 			sendCommand(),
@@ -119,6 +124,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			inspectCommand(),
 			vsnCommand(),
 			benchCommand(),
+			clusterCommand(),
 			versionCommand(),
 		},
 		// An unknown command is an error, not a help page.
@@ -135,6 +141,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	}
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = flagUsageError
+		for _, sub := range cmd.Subcommands {
+			sub.OnUsageError = flagUsageError
+		}
 		if action := cmd.Action; action != nil {
 			cmd.Action = func(c *cli.Context) error {
 				if err := action(c); err != nil {

@@ -12,12 +12,17 @@ func purgeCommand() *cli.Command {
 		Usage:     "free a module's old code, killing the processes lingering in it (code:purge/1)",
 		ArgsUsage: "MODULE",
 		Description: "Prints true when a process was killed, false otherwise (as code:purge/1);\n" +
-			"with --verbose also what the purge did.\n" +
+			"with --verbose also what the purge did. With --cluster, on every live node\n" +
+			"of the node's fleet (rpc:multicall of code:purge/1): one line per node,\n" +
+			"NODE: true or false (or why it failed); it exits 0 only when every node\n" +
+			"purged.\n" +
 			"\n" +
 			"Example:\n" +
-			"   wasmhot purge --verbose a",
+			"   wasmhot purge --verbose a\n" +
+			"   wasmhot purge --cluster a",
 		Flags: nodeFlags(
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the counts of killed processes and stopped calls"},
+			clusterFlag("purge"),
 		),
 		Action: func(c *cli.Context) error {
 			args, err := exactArgs(c, 1)
@@ -30,6 +35,10 @@ func purgeCommand() *cli.Command {
 				return fail(what, err)
 			}
 			defer cl.Close()
+			if c.Bool("cluster") {
+				answers, err := cl.ClusterPurge(c.Context, args[0])
+				return everywhereDone(c, "cluster "+what, answers, err, true, c.Bool("verbose"))
+			}
 			res, err := cl.Purge(c.Context, args[0])
 			if err != nil {
 				return fail(what, err)

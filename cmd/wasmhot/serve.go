@@ -48,8 +48,23 @@ func serveCommand() *cli.Command {
 			"ADDR serves just those two on a TCP address of their own, without the\n" +
 			"token, for a scraper.\n" +
 			"\n" +
+			"--cluster NATS_URL joins a fleet of nodes over NATS JetStream under the\n" +
+			"name --node NAME (default: the host name): every node of the fleet runs\n" +
+			"the same code versions, loaded, rolled back, purged and deleted on all of\n" +
+			"them at once by the client commands' --cluster (load, rollback, purge,\n" +
+			"soft-purge, delete) and listed by wasmhot cluster status, as Erlang's\n" +
+			"rpc:multicall of code:atomic_load/1 across connected nodes. A node that\n" +
+			"joins, or comes back, loads the fleet's versions before it takes part.\n" +
+			"--nats-embedded HOST:PORT runs a NATS server with JetStream in this\n" +
+			"process (its store in STATE_DIR/nats with --state-dir, else a temporary\n" +
+			"directory) and joins it: other nodes give its address to --cluster.\n" +
+			"--nats-creds, --nats-tls-cert/--nats-tls-key and --nats-tls-ca\n" +
+			"authenticate the connection to the NATS servers.\n" +
+			"\n" +
 			"Example:\n" +
-			"   wasmhot serve --socket /tmp/n.sock --state-dir /var/lib/wasmhot --metrics 127.0.0.1:9464",
+			"   wasmhot serve --socket /tmp/n.sock --state-dir /var/lib/wasmhot --metrics 127.0.0.1:9464\n" +
+			"   wasmhot serve --socket /tmp/a.sock --nats-embedded 127.0.0.1:4222 --node a\n" +
+			"   wasmhot serve --socket /tmp/b.sock --cluster nats://127.0.0.1:4222 --node b",
 		Flags: hostFlags(
 			&cli.StringFlag{Name: "socket", Usage: "listen on the Unix socket `PATH` (default $XDG_RUNTIME_DIR/wasmhot.sock, else ./wasmhot.sock)"},
 			&cli.StringFlag{Name: "listen", Usage: "also listen on the loopback TCP address `HOST:PORT` (needs --token-file)"},
@@ -58,6 +73,13 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "node events on stderr: text or json (guest log lines stay on stdout as they are)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "node events logged: debug (also spawns, upgrades, normal exits), info, warn or error"},
 			&cli.StringFlag{Name: "metrics", Usage: "also serve GET /metrics and GET /healthz, without a token, on the TCP address `HOST:PORT`"},
+			&cli.StringFlag{Name: "cluster", Usage: "join the fleet on the NATS server(s) at `NATS_URL` (comma-separated URLs)"},
+			&cli.StringFlag{Name: "nats-embedded", Usage: "run a NATS server with JetStream on `HOST:PORT` in this process and join the fleet on it"},
+			&cli.StringFlag{Name: "node", Usage: "the node's `NAME` in the fleet: letters, digits, '_' and '-' (default: the host name)"},
+			&cli.StringFlag{Name: "nats-creds", Usage: "authenticate to NATS with the credentials `FILE` (JWT and NKey seed)"},
+			&cli.StringFlag{Name: "nats-tls-cert", Usage: "client certificate `FILE` for NATS over TLS (with --nats-tls-key)"},
+			&cli.StringFlag{Name: "nats-tls-key", Usage: "the private key `FILE` of --nats-tls-cert"},
+			&cli.StringFlag{Name: "nats-tls-ca", Usage: "verify the NATS servers' certificates with the CA certificates in `FILE`"},
 		),
 		Action: func(c *cli.Context) error {
 			if _, err := exactArgs(c, 0); err != nil {
@@ -82,7 +104,12 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return usageError(c, err.Error())
 			}
+			fleet, err := fleetFlags(c)
+			if err != nil {
+				return err
+			}
 			n := &node{
+				fleet:  fleet,
 				socket: c.String("socket"), listen: c.String("listen"), tokenFile: c.String("token-file"),
 				stateDir: c.String("state-dir"), codePath: c.StringSlice("code-path"), metrics: c.String("metrics"),
 				stdout: &lockedWriter{w: c.App.Writer}, stderr: &lockedWriter{w: c.App.ErrWriter},
@@ -122,6 +149,9 @@ type node struct {
 	events  io.Writer
 	logger  *slog.Logger
 	jsonLog bool
+	// fleet is how the node joins a fleet (serve_cluster.go); nil: it
+	// does not.
+	fleet *fleetConfig
 }
 
 func (n *node) serve(ctx context.Context, cfg host.Config) (err error) {
@@ -169,7 +199,12 @@ func (n *node) serve(ctx context.Context, cfg host.Config) (err error) {
 	if err := n.restore(ctx, h, store); err != nil {
 		return err
 	}
-	srv := control.NewServer(control.Options{Host: h, Logs: hub, State: store, ErrorLog: n.stderr})
+	member, leave, err := n.joinFleet(ctx, h)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	srv := control.NewServer(control.Options{Host: h, Logs: hub, State: store, ErrorLog: n.stderr, Cluster: member})
 	return n.listenAndServe(ctx, srv, token)
 }
 
