@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/wasmhot/wasmhot/cluster"
 	"github.com/wasmhot/wasmhot/host"
@@ -71,11 +72,18 @@ type RollbackResponse struct {
 var errNoCluster = &Error{Status: http.StatusNotFound, Code: CodeNoCluster,
 	Message: "this node is not in a fleet (start it with wasmhot serve --cluster NATS_URL or --nats-embedded HOST:PORT)"}
 
-// fleet returns the node's membership, or the no_cluster error.
-func (s *Server) fleet() (*cluster.Node, error) {
+// rolloutWriteTimeout bounds the answer of a fleet operation: its phases
+// run up to their timeouts on every node (by default a minute to prepare
+// and half a minute to finish), longer than WriteTimeout.
+const rolloutWriteTimeout = 5 * time.Minute
+
+// fleet returns the node's membership, or the no_cluster error, and
+// moves the answer's write deadline past the fleet's timeouts.
+func (s *Server) fleet(w http.ResponseWriter) (*cluster.Node, error) {
 	if s.opts.Cluster == nil {
 		return nil, errNoCluster
 	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(rolloutWriteTimeout))
 	return s.opts.Cluster, nil
 }
 
@@ -101,7 +109,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (s *Server) clusterLoad(w http.ResponseWriter, r *http.Request) (any, error) {
-	n, err := s.fleet()
+	n, err := s.fleet(w)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +141,7 @@ func (s *Server) clusterLoad(w http.ResponseWriter, r *http.Request) (any, error
 }
 
 func (s *Server) clusterRollback(w http.ResponseWriter, r *http.Request) (any, error) {
-	n, err := s.fleet()
+	n, err := s.fleet(w)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +175,7 @@ func (s *Server) clusterRollback(w http.ResponseWriter, r *http.Request) (any, e
 }
 
 func (s *Server) clusterDelete(w http.ResponseWriter, r *http.Request) (any, error) {
-	n, err := s.fleet()
+	n, err := s.fleet(w)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +199,7 @@ func (s *Server) clusterSoftPurge(w http.ResponseWriter, r *http.Request) (any, 
 // clusterEverywhere runs a purge or soft purge of the request's module on
 // every live node.
 func (s *Server) clusterEverywhere(w http.ResponseWriter, r *http.Request, op func(*cluster.Node, context.Context, string) ([]cluster.NodeAnswer, error)) (any, error) {
-	n, err := s.fleet()
+	n, err := s.fleet(w)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +220,7 @@ func (s *Server) clusterEverywhere(w http.ResponseWriter, r *http.Request, op fu
 }
 
 func (s *Server) clusterStatus(w http.ResponseWriter, r *http.Request) (any, error) {
-	n, err := s.fleet()
+	n, err := s.fleet(w)
 	if err != nil {
 		return nil, err
 	}

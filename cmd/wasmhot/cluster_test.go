@@ -96,7 +96,8 @@ func TestClusterCommands(t *testing.T) {
 	tmp := t.TempDir()
 	e := &e2e{bin: commandBinary(t), sock: filepath.Join(tmp, "d.sock"), dir: tmp}
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	d := e.serveWith(t, "--nats-embedded", addr, "--node", "d")
+	stateDir := filepath.Join(tmp, "state")
+	d := e.serveWith(t, "--nats-embedded", addr, "--node", "d", "--state-dir", stateDir)
 	waitOutput(t, d.stderr, `joined fleet as d \(ready\)`)
 	ms := []*fleetMember{joinFleet(t, "nats://"+addr, "x"), joinFleet(t, "nats://"+addr, "y")}
 
@@ -202,6 +203,17 @@ func TestClusterCommands(t *testing.T) {
 	}
 	if code := d.stop(t); code != 0 {
 		t.Errorf("serve exit %d on SIGTERM; stderr:\n%s", code, d.stderr)
+	}
+
+	// The embedded server kept the fleet in STATE_DIR/nats: d, started
+	// again alone, loads the fleet's version (v1) when it joins.
+	d = e.serveWith(t, "--nats-embedded", addr, "--node", "d", "--state-dir", stateDir)
+	waitOutput(t, d.stderr, `joined fleet as d \(ready\)`)
+	if got := strings.TrimSpace(e.cli(t, "call", "counter", "version")); got != "1" {
+		t.Errorf("d after a restart: wasmhot call counter version = %q, want 1", got)
+	}
+	if code := d.stop(t); code != 0 {
+		t.Errorf("restarted serve exit %d on SIGTERM; stderr:\n%s", code, d.stderr)
 	}
 }
 

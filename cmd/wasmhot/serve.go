@@ -48,18 +48,18 @@ func serveCommand() *cli.Command {
 			"ADDR serves just those two on a TCP address of their own, without the\n" +
 			"token, for a scraper.\n" +
 			"\n" +
-			"--cluster NATS_URL joins a fleet of nodes over NATS JetStream under the\n" +
-			"name --node NAME (default: the host name): every node of the fleet runs\n" +
-			"the same code versions, loaded, rolled back, purged and deleted on all of\n" +
-			"them at once by the client commands' --cluster (load, rollback, purge,\n" +
-			"soft-purge, delete) and listed by wasmhot cluster status, as Erlang's\n" +
-			"rpc:multicall of code:atomic_load/1 across connected nodes. A node that\n" +
-			"joins, or comes back, loads the fleet's versions before it takes part.\n" +
+			"--cluster NATS_URL joins a fleet over NATS JetStream as --node NAME\n" +
+			"(default: the host name). The fleet's nodes run the same code versions:\n" +
+			"the client commands' --cluster (load, rollback, purge, soft-purge, delete)\n" +
+			"change them on every node at once, all or none, as rpc:multicall of\n" +
+			"code:atomic_load/1 across connected nodes; wasmhot cluster status lists\n" +
+			"them. A node that joins, or comes back, loads the fleet's versions first.\n" +
 			"--nats-embedded HOST:PORT runs a NATS server with JetStream in this\n" +
-			"process (its store in STATE_DIR/nats with --state-dir, else a temporary\n" +
-			"directory) and joins it: other nodes give its address to --cluster.\n" +
-			"--nats-creds, --nats-tls-cert/--nats-tls-key and --nats-tls-ca\n" +
-			"authenticate the connection to the NATS servers.\n" +
+			"process and joins it; other nodes give its address to --cluster. In a\n" +
+			"fleet, --state-dir keeps the compiled code and the embedded server's\n" +
+			"store (DIR/nats; without it, a temporary directory), not a record of the\n" +
+			"node's modules: they come from the fleet. --nats-creds FILE,\n" +
+			"--nats-tls-cert/--nats-tls-key and --nats-tls-ca authenticate to NATS.\n" +
 			"\n" +
 			"Example:\n" +
 			"   wasmhot serve --socket /tmp/n.sock --state-dir /var/lib/wasmhot --metrics 127.0.0.1:9464\n" +
@@ -196,7 +196,14 @@ func (n *node) serve(ctx context.Context, cfg host.Config) (err error) {
 			err = fmt.Errorf("close: %w", cerr)
 		}
 	}()
-	if err := n.restore(ctx, h, store); err != nil {
+	persist := store
+	if n.fleet != nil {
+		// In a fleet the node loads the fleet's versions when it joins:
+		// the state directory keeps the compiled code (and the embedded
+		// NATS server's store), not a manifest of its own.
+		persist = nil
+	}
+	if err := n.restore(ctx, h, persist); err != nil {
 		return err
 	}
 	member, leave, err := n.joinFleet(ctx, h)
@@ -204,7 +211,7 @@ func (n *node) serve(ctx context.Context, cfg host.Config) (err error) {
 		return err
 	}
 	defer leave()
-	srv := control.NewServer(control.Options{Host: h, Logs: hub, State: store, ErrorLog: n.stderr, Cluster: member})
+	srv := control.NewServer(control.Options{Host: h, Logs: hub, State: persist, ErrorLog: n.stderr, Cluster: member})
 	return n.listenAndServe(ctx, srv, token)
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -123,8 +124,11 @@ func (n *node) joinFleet(ctx context.Context, h *host.Host) (member *cluster.Nod
 		}
 	}
 	nc, err := nats.Connect(url, n.natsOptions(f)...)
+	if errors.Is(err, nats.ErrNoServers) {
+		err = fmt.Errorf("%w (is a NATS server with JetStream running there? or use --nats-embedded)", err)
+	}
 	if err != nil {
-		return nil, leave, fmt.Errorf("cluster %s: %w", url, err)
+		return nil, leave, fmt.Errorf("--cluster %s: %w", url, err)
 	}
 	stack = append(stack, nc.Close)
 	member, err = cluster.Join(ctx, h, nc, f.name, cluster.Options{Logger: n.logger})
