@@ -12,7 +12,6 @@ import (
 
 	"github.com/wasmhot/wasmhot/cluster"
 	"github.com/wasmhot/wasmhot/control"
-	"github.com/wasmhot/wasmhot/modules"
 )
 
 // clusterFlag is the --cluster flag of a client command: act on every
@@ -34,9 +33,6 @@ func orCluster(local cli.ActionFunc, fleet func(c *cli.Context, cl *control.Clie
 			return err
 		}
 		what := "cluster " + c.Command.Name + " " + args[0]
-		if !modules.ValidName(args[0]) {
-			return usageError(c, notModuleName(args[0]))
-		}
 		cl, err := nodeClient(c)
 		if err != nil {
 			return fail(what, err)
@@ -75,12 +71,7 @@ func rollbackCommand() *cli.Command {
 			if !c.Bool("cluster") && c.NArg() != 1 {
 				return usageError(c, fmt.Sprintf("want 1 module without --cluster, got %d", c.NArg()))
 			}
-			names := c.Args().Slice()
-			for _, name := range names {
-				if !modules.ValidName(name) {
-					return usageError(c, notModuleName(name))
-				}
-			}
+			names := c.Args().Slice() // the node refuses a bad name (bad_name)
 			what := "rollback " + strings.Join(names, ", ")
 			if c.Bool("cluster") {
 				what = "cluster " + what

@@ -190,8 +190,15 @@ func TestClusterCommands(t *testing.T) {
 	}
 
 	// Bad input changes nothing.
-	if code, _, errOut := e.run(t, "rollback", "--cluster", "Counter"); code != 2 || !strings.Contains(errOut, "not a module name") {
-		t.Errorf("rollback of a bad name: exit %d, stderr %q", code, errOut)
+	for _, cmd := range []string{"load", "rollback", "purge", "soft-purge", "delete"} {
+		arg := "Counter"
+		if cmd == "load" {
+			arg = writeWasm(t, tmp, "Counter", "counter_v1")
+		}
+		code, _, errOut := e.run(t, cmd, "--cluster", arg)
+		if code != 1 || !strings.Contains(errOut, `"Counter"`) || !strings.Contains(errOut, "not a module name") && !strings.Contains(errOut, "bad name") {
+			t.Errorf("%s --cluster with a bad name: exit %d, stderr %q", cmd, code, errOut)
+		}
 	}
 	if code, _, errOut := e.run(t, "rollback", "--cluster", "nosuch"); code != 1 || !strings.Contains(errOut, "no previous") {
 		t.Errorf("rollback of an unknown module: exit %d, stderr %q", code, errOut)
@@ -237,6 +244,7 @@ func TestClusterCommandsRefused(t *testing.T) {
 		{"serve", "--nats-embedded", "127.0.0.1:0", "--node", "a.b"},
 		{"serve", "--nats-embedded", "nope"},
 		{"serve", "--cluster", "nats://127.0.0.1:4222", "--nats-tls-cert", "c.pem"},
+		{"serve", "--nats-embedded", "127.0.0.1:0", "--nats-creds", "user.creds"},
 		{"load", "--cluster", "--sticky", "a.wasm"},
 	} {
 		if code, _, errOut := runArgs(t, ctx, args...); code != 2 {

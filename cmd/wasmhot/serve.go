@@ -55,11 +55,14 @@ func serveCommand() *cli.Command {
 			"code:atomic_load/1 across connected nodes; wasmhot cluster status lists\n" +
 			"them. A node that joins, or comes back, loads the fleet's versions first.\n" +
 			"--nats-embedded HOST:PORT runs a NATS server with JetStream in this\n" +
-			"process and joins it; other nodes give its address to --cluster. In a\n" +
-			"fleet, --state-dir keeps the compiled code and the embedded server's\n" +
-			"store (DIR/nats; without it, a temporary directory), not a record of the\n" +
+			"process and joins it; other nodes give its address to --cluster. It has\n" +
+			"no authentication: whoever reaches HOST:PORT can load code into the\n" +
+			"fleet, so keep it on loopback or a private network. In a fleet,\n" +
+			"--state-dir keeps the compiled code and the embedded server's store\n" +
+			"(DIR/nats; without it, a temporary directory), not a record of the\n" +
 			"node's modules: they come from the fleet. --nats-creds FILE,\n" +
-			"--nats-tls-cert/--nats-tls-key and --nats-tls-ca authenticate to NATS.\n" +
+			"--nats-tls-cert/--nats-tls-key and --nats-tls-ca authenticate to the\n" +
+			"NATS servers of --cluster.\n" +
 			"\n" +
 			"Example:\n" +
 			"   wasmhot serve --socket /tmp/n.sock --state-dir /var/lib/wasmhot --metrics 127.0.0.1:9464\n" +

@@ -53,6 +53,11 @@ func fleetFlags(c *cli.Context) (*fleetConfig, error) {
 		if _, _, err := net.SplitHostPort(f.embedded); err != nil {
 			return nil, usageError(c, fmt.Sprintf("--nats-embedded %q: want HOST:PORT", f.embedded))
 		}
+		for _, flag := range []string{"nats-creds", "nats-tls-cert", "nats-tls-key", "nats-tls-ca"} {
+			if c.IsSet(flag) {
+				return nil, usageError(c, "--"+flag+" goes with --cluster: the embedded NATS server has no authentication or TLS")
+			}
+		}
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return nil, usageError(c, "--nats-tls-cert and --nats-tls-key go together")
@@ -119,7 +124,7 @@ func (n *node) joinFleet(ctx context.Context, h *host.Host) (member *cluster.Nod
 		stack = append(stack, srv.Shutdown)
 		url = srv.ClientURL()
 		n.say(slog.LevelInfo, "NATS server with JetStream listening on %s", url)
-		if f.creds == "" && f.tlsCert == "" && !isLoopback(f.embedded) {
+		if !isLoopback(f.embedded) {
 			n.say(slog.LevelWarn, "the embedded NATS server on %s has no authentication: whoever reaches it can load code into the fleet", f.embedded)
 		}
 	}
