@@ -97,8 +97,6 @@ func (n *Node) answer(ctx context.Context, req request) NodeAnswer {
 		a.Killed = res.Killed
 	case "soft-purge":
 		a.Freed, err = n.h.SoftPurge(ctx, req.Module)
-	case "delete":
-		a.Killed, a.Deleted, err = n.deleteLocal(ctx, req.Module)
 	default:
 		err = fmt.Errorf("unknown operation %q", clip(req.Op))
 	}
@@ -263,14 +261,6 @@ func (n *Node) abort(rollout string) {
 	}
 }
 
-// deleteLocal purges the module's old code (killing the processes that
-// linger in it), then makes its current code old (code:delete).
-func (n *Node) deleteLocal(ctx context.Context, module string) (killed int, deleted bool, err error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.deleteLocalLocked(ctx, module)
-}
-
 // converge brings the node to the fleet's desired versions.
 func (n *Node) converge(ctx context.Context) error {
 	d, err := n.desired(ctx)
@@ -359,6 +349,8 @@ func (n *Node) convergeLocked(ctx context.Context, d *Desired) error {
 	return nil
 }
 
+// deleteLocalLocked purges the module's old code (killing the processes
+// that linger in it), then makes its current code old (code:delete).
 func (n *Node) deleteLocalLocked(ctx context.Context, module string) (int, bool, error) {
 	res, err := n.h.Purge(ctx, module)
 	if err != nil {

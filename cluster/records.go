@@ -18,7 +18,8 @@ var (
 	ErrAborted = errors.New("cluster: rollout aborted")
 	// ErrPartial: the rollout was decided (the desired versions changed)
 	// but some live nodes did not report the switch; they catch up when
-	// they can (convergence).
+	// they can (convergence). A purge or soft purge that failed on some
+	// nodes fails with it too.
 	ErrPartial = errors.New("cluster: not every node switched")
 	// ErrNoNodes: no live, ready node to act on.
 	ErrNoNodes = errors.New("cluster: no live node")
@@ -145,7 +146,7 @@ func versionState(v *host.VersionInfo) *VersionState {
 
 // request is what a node is asked on its subject.
 type request struct {
-	Op      string         `json:"op"` // prepare, finish, abort, purge, soft-purge, delete
+	Op      string         `json:"op"` // ping, prepare, finish, abort, purge, soft-purge
 	Rollout string         `json:"rollout,omitempty"`
 	Kind    Op             `json:"kind,omitempty"` // the rollout's operation
 	Modules []ModuleRecord `json:"modules,omitempty"`
@@ -167,11 +168,9 @@ type NodeAnswer struct {
 	Switched time.Time `json:"switched,omitzero"`
 	// Modules is the node's modules after the operation.
 	Modules []ModuleState `json:"modules,omitempty"`
-	// Purge results: Killed processes; Freed old code (soft purge);
-	// Deleted (delete).
-	Killed  int  `json:"killed,omitempty"`
-	Freed   bool `json:"freed,omitempty"`
-	Deleted bool `json:"deleted,omitempty"`
+	// Purge results: Killed processes; Freed old code (soft purge).
+	Killed int  `json:"killed,omitempty"`
+	Freed  bool `json:"freed,omitempty"`
 }
 
 // OK reports whether the node did what it was asked.

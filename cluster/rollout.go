@@ -165,9 +165,9 @@ func previous(hist []jetstream.KeyValueEntry, d *Desired, name string) (ModuleRe
 	return ModuleRecord{}, false
 }
 
-// Delete deletes module on every live node (its old code purged first,
-// then code:delete) and marks it deleted in the desired versions, so that
-// nodes that start later do not load it.
+// Delete marks module deleted in the desired versions, then every live
+// node purges its old code and deletes it (code:delete), as nodes that
+// start or reconnect later do.
 func (n *Node) Delete(ctx context.Context, module string) (*Report, error) {
 	if err := modules.CheckName(module); err != nil {
 		return nil, err
@@ -264,11 +264,9 @@ func (n *Node) rollout(ctx context.Context, op Op, names []string, recs []Module
 	// From here the rollout is decided: nodes that miss the finish catch
 	// up from the desired versions.
 	began := time.Now()
-	req := request{Op: "finish", Rollout: id}
-	if op == OpDelete {
-		req = request{Op: "delete", Module: recs[0].Name}
-	}
-	answers := n.multicall(context.WithoutCancel(ctx), live, req, n.opts.FinishTimeout)
+	// A delete has nothing prepared: its finish is each node's
+	// convergence to the desired versions that mark the module deleted.
+	answers := n.multicall(context.WithoutCancel(ctx), live, request{Op: "finish", Rollout: id}, n.opts.FinishTimeout)
 	rep.Finish = time.Since(began)
 	var failed []string
 	var first, last time.Time
@@ -477,7 +475,7 @@ func (n *Node) everywhere(ctx context.Context, req request) ([]NodeAnswer, error
 		}
 	}
 	if len(failed) > 0 {
-		return answers, fmt.Errorf("cluster: %s failed on %d of %d nodes: %s", req.Op, len(failed), len(live), strings.Join(failed, "; "))
+		return answers, fmt.Errorf("%w: %s failed on %d of %d nodes: %s", ErrPartial, req.Op, len(failed), len(live), strings.Join(failed, "; "))
 	}
 	return answers, nil
 }

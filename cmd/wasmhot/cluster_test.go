@@ -88,10 +88,10 @@ func (m *fleetMember) version(t *testing.T) uint64 {
 	return res[0]
 }
 
-// A fleet of three: `wasmhot serve --nats-embedded` as a subprocess, and
-// two hosts of this process joined to its NATS server. The client
+// A fleet of four: `wasmhot serve --nats-embedded` as a subprocess, and
+// three hosts of this process joined to its NATS server. The client
 // commands' --cluster, through the subprocess's socket, change the code
-// of all three; cluster status shows them in sync.
+// of all four; cluster status shows them in sync.
 func TestClusterCommands(t *testing.T) {
 	tmp := t.TempDir()
 	e := &e2e{bin: commandBinary(t), sock: filepath.Join(tmp, "d.sock"), dir: tmp}
@@ -99,7 +99,7 @@ func TestClusterCommands(t *testing.T) {
 	stateDir := filepath.Join(tmp, "state")
 	d := e.serveWith(t, "--nats-embedded", addr, "--node", "d", "--state-dir", stateDir)
 	waitOutput(t, d.stderr, `joined fleet as d \(ready\)`)
-	ms := []*fleetMember{joinFleet(t, "nats://"+addr, "x"), joinFleet(t, "nats://"+addr, "y")}
+	ms := []*fleetMember{joinFleet(t, "nats://"+addr, "x"), joinFleet(t, "nats://"+addr, "y"), joinFleet(t, "nats://"+addr, "z")}
 
 	status := func() cluster.Status {
 		t.Helper()
@@ -109,7 +109,8 @@ func TestClusterCommands(t *testing.T) {
 		}
 		return st
 	}
-	// allInSync reports whether the status lists d, x and y, ready and in sync.
+	// allInSync reports whether the status lists d, x, y and z, ready and
+	// in sync.
 	allInSync := func(st cluster.Status) bool {
 		var names []string
 		for _, ns := range st.Nodes {
@@ -117,9 +118,9 @@ func TestClusterCommands(t *testing.T) {
 				names = append(names, ns.Name)
 			}
 		}
-		return strings.Join(names, ",") == "d,x,y"
+		return strings.Join(names, ",") == "d,x,y,z"
 	}
-	eventually(t, "three ready nodes", func() bool { return allInSync(status()) })
+	eventually(t, "four ready nodes", func() bool { return allInSync(status()) })
 
 	// Every node answers version() with want: the in-process ones, and d
 	// through wasmhot call.
@@ -143,7 +144,7 @@ func TestClusterCommands(t *testing.T) {
 	}
 	wantSwitched := func(what, out string) {
 		t.Helper()
-		for _, n := range []string{"d", "x", "y"} {
+		for _, n := range []string{"d", "x", "y", "z"} {
 			if !strings.Contains(out, "\n"+n+": switched\n") && !strings.HasPrefix(out, n+": switched\n") {
 				t.Errorf("%s: node %s did not switch:\n%s", what, n, out)
 			}
@@ -153,16 +154,25 @@ func TestClusterCommands(t *testing.T) {
 		}
 	}
 
+	// A batch: counter and test load together on all four.
 	write(1)
-	wantSwitched("load v1", e.cli(t, "load", "--cluster", counter))
+	wantSwitched("load v1", e.cli(t, "load", "--cluster", counter, writeWasm(t, tmp, "test", "test_v1")))
 	wantVersion(1)
+	for _, m := range ms {
+		if _, err := m.h.Which("test"); err != nil {
+			t.Errorf("%s: test after the batch: %v", m.name, err)
+		}
+	}
+	if !strings.Contains(e.cli(t, "modules"), "test") {
+		t.Error("d: no module test after the batch")
+	}
 	write(2)
 	wantSwitched("load v2", e.cli(t, "load", "--cluster", counter))
 	wantVersion(2)
-	eventually(t, "three nodes in sync on v2", func() bool { return allInSync(status()) })
+	eventually(t, "four nodes in sync on v2", func() bool { return allInSync(status()) })
 	st := status()
-	if len(st.Nodes) != 3 {
-		t.Fatalf("status lists %d nodes, want 3: %+v", len(st.Nodes), st.Nodes)
+	if len(st.Nodes) != 4 {
+		t.Fatalf("status lists %d nodes, want 4: %+v", len(st.Nodes), st.Nodes)
 	}
 	if st.Desired == nil || st.Desired.Modules["counter"].SHA256 != sha256Hex(counterWasm(t, 2)) {
 		t.Errorf("desired versions: %+v, want counter v2", st.Desired)
@@ -176,7 +186,7 @@ func TestClusterCommands(t *testing.T) {
 	// every node, exits 1, and changes nothing.
 	write(3)
 	code, out, errOut := e.run(t, "load", "--cluster", counter)
-	if code != 1 || !strings.Contains(errOut, "wasmhot: cluster load counter: aborted: 3 of 3 nodes refused") || !strings.Contains(out, "d: refused: counter: not purged") {
+	if code != 1 || !strings.Contains(errOut, "wasmhot: cluster load counter: aborted: 4 of 4 nodes refused") || !strings.Contains(out, "d: refused: counter: not purged") {
 		t.Errorf("load over old code: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 	wantVersion(2)
@@ -184,7 +194,7 @@ func TestClusterCommands(t *testing.T) {
 	// The fleet goes back to v1 (still old code on every node).
 	wantSwitched("rollback", e.cli(t, "rollback", "--cluster", "counter"))
 	wantVersion(1)
-	eventually(t, "three nodes in sync on v1", func() bool { return allInSync(status()) })
+	eventually(t, "four nodes in sync on v1", func() bool { return allInSync(status()) })
 	if got := status().Desired.Modules["counter"].SHA256; got != sha256Hex(counterWasm(t, 1)) {
 		t.Errorf("desired counter after the rollback: sha256 %s, want v1's", got)
 	}
