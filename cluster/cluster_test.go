@@ -166,6 +166,16 @@ func TestRolloutBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantVersion(t, ms, 3)
+	// The same bytes again: nothing to load, but a reload still purges
+	// the old code everywhere.
+	if _, err := ms[0].n.Load(ctx, []host.Source{counter(t, 3)}, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if mi, _ := m.h.Which("counter"); mi.Current == nil || mi.Current.Vsn != 3 || mi.Old != nil {
+			t.Errorf("%s after reloading the same bytes: current %+v old %+v, want vsn 3 and no old code", m.name, mi.Current, mi.Old)
+		}
+	}
 
 	st, err := ms[0].n.Status(ctx)
 	if err != nil {

@@ -23,6 +23,7 @@ type pending struct {
 	prep    *host.Prepared // nil when nothing is to be loaded
 	purge   bool           // purge old code before the switch (FinishReload)
 	swaps   []string       // modules to roll back to their old version
+	purges  []string       // modules already current whose old code a reload purges
 	timer   *time.Timer
 }
 
@@ -130,7 +131,12 @@ func (n *Node) prepare(ctx context.Context, req request) error {
 		}
 		switch {
 		case mi.Current != nil && mi.Current.SHA256 == rec.SHA256:
-			continue // already current here
+			// Already current here; a reload still purges the old code,
+			// as c:l/1 of the same file would.
+			if req.Kind == OpReload && mi.Old != nil {
+				p.purges = append(p.purges, rec.Name)
+			}
+			continue
 		case mi.Sticky:
 			errs = append(errs, fmt.Errorf("module[%s]: %w", rec.Name, host.ErrSticky))
 			continue
@@ -240,6 +246,12 @@ func (n *Node) finishPending(ctx context.Context, p *pending) (time.Time, error)
 			break
 		}
 		_, err = n.h.Rollback(ctx, name)
+	}
+	for _, name := range p.purges {
+		if err != nil {
+			break
+		}
+		_, err = n.h.Purge(ctx, name)
 	}
 	at := time.Now()
 	if err != nil {
