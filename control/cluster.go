@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/wasmhot/wasmhot/cluster"
-	"github.com/wasmhot/wasmhot/host"
 	"github.com/wasmhot/wasmhot/modules"
 )
 
@@ -117,23 +116,9 @@ func (s *Server) clusterLoad(w http.ResponseWriter, r *http.Request) (any, error
 	if err := s.decode(w, r, &req); err != nil {
 		return nil, err
 	}
-	if len(req.Modules) == 0 {
-		return nil, badRequest("cluster load: no modules")
-	}
-	seen := map[string]bool{}
-	srcs := make([]host.Source, len(req.Modules))
-	for i, m := range req.Modules {
-		if err := modules.CheckName(m.Name); err != nil {
-			return nil, err
-		}
-		if seen[m.Name] {
-			return nil, badRequest("cluster load: module %s given twice", m.Name)
-		}
-		seen[m.Name] = true
-		if len(m.Wasm) == 0 {
-			return nil, badRequest("cluster load: module %s: no bytes", m.Name)
-		}
-		srcs[i] = host.Source{Name: m.Name, Wasm: m.Wasm}
+	srcs, err := sources("cluster load", req.Modules, false)
+	if err != nil {
+		return nil, err
 	}
 	rep, err := n.Load(r.Context(), srcs, req.Purge)
 	s.syncAfter()

@@ -18,23 +18,9 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err := s.decode(w, r, &req); err != nil {
 		return nil, err
 	}
-	if len(req.Modules) == 0 {
-		return nil, badRequest("load: no modules")
-	}
-	seen := map[string]bool{}
-	srcs := make([]host.Source, len(req.Modules))
-	for i, m := range req.Modules {
-		if err := modules.CheckName(m.Name); err != nil {
-			return nil, err
-		}
-		if seen[m.Name] {
-			return nil, badRequest("load: module %s given twice", m.Name)
-		}
-		seen[m.Name] = true
-		if len(m.Wasm) == 0 {
-			return nil, badRequest("load: module %s: no bytes", m.Name)
-		}
-		srcs[i] = host.Source{Name: m.Name, Wasm: m.Wasm, Sticky: req.Sticky}
+	srcs, err := sources("load", req.Modules, req.Sticky)
+	if err != nil {
+		return nil, err
 	}
 	s.codeMu.Lock()
 	defer s.codeMu.Unlock()
@@ -61,6 +47,30 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request) (any, error) {
 		res.Modules = append(res.Modules, moduleJSON(mi))
 	}
 	return res, nil
+}
+
+// sources checks the modules of a load request (what: "load", "cluster
+// load"): at least one, each with a module name and bytes, no name twice.
+func sources(what string, mods []ModuleSource, sticky bool) ([]host.Source, error) {
+	if len(mods) == 0 {
+		return nil, badRequest("%s: no modules", what)
+	}
+	seen := map[string]bool{}
+	srcs := make([]host.Source, len(mods))
+	for i, m := range mods {
+		if err := modules.CheckName(m.Name); err != nil {
+			return nil, err
+		}
+		if seen[m.Name] {
+			return nil, badRequest("%s: module %s given twice", what, m.Name)
+		}
+		seen[m.Name] = true
+		if len(m.Wasm) == 0 {
+			return nil, badRequest("%s: module %s: no bytes", what, m.Name)
+		}
+		srcs[i] = host.Source{Name: m.Name, Wasm: m.Wasm, Sticky: sticky}
+	}
+	return srcs, nil
 }
 
 // moduleArg decodes a ModuleRequest and checks the name.
