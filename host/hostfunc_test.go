@@ -298,6 +298,10 @@ func TestHostFuncBlocking(t *testing.T) {
 		if l := <-logs; !strings.HasSuffix(l, ": STILL RUNNING") {
 			t.Fatalf("log %q", l)
 		}
+		// It ends after its log line; the purge below must not find it.
+		if ex, err := h.Wait(ctx, echo); err != nil || ex.Reason != host.Normal {
+			t.Fatalf("echo: exit %v, %v", ex, err)
+		}
 		for _, pi := range h.Processes() {
 			if pids[pi.PID] && pi.Status != host.Suspended {
 				t.Errorf("process %s blocked in a host function: status %s", pi.PID, pi.Status)
