@@ -15,8 +15,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wasmhot/wasmhot/cluster"
-	"github.com/wasmhot/wasmhot/cluster/natsembed"
 	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/fleettest"
 )
 
 // fleetServer is a control server of a host joined to a fleet.
@@ -26,34 +26,13 @@ type fleetServer struct {
 	cl   *Client
 }
 
-// startNATS starts an embedded NATS server with JetStream on loopback.
-func startNATS(t *testing.T) *natsembed.Server {
-	t.Helper()
-	s, err := natsembed.Start(natsembed.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Shutdown)
-	return s
-}
-
 // joinServer starts a host, joins it to the fleet at url as name, and
 // serves its control API on a Unix socket.
 func joinServer(t *testing.T, url, name string) *fleetServer {
 	t.Helper()
+	m := fleettest.Join(t, url, name)
+	h, n := m.H, m.N
 	ctx, cancel := context.WithCancel(context.Background())
-	h, err := host.New(ctx, host.NewConfig().WithLog(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := cluster.Join(ctx, h, nc, name, cluster.Options{Heartbeat: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sock := filepath.Join(t.TempDir(), "n.sock")
 	ln, err := ListenUnix(sock)
 	if err != nil {
@@ -71,9 +50,6 @@ func joinServer(t *testing.T, url, name string) *fleetServer {
 			t.Errorf("serve: %v", err)
 		}
 		cl.Close()
-		_ = n.Close()
-		nc.Close()
-		_ = h.Close(context.Background())
 	})
 	return &fleetServer{name: name, h: h, cl: cl}
 }
@@ -120,7 +96,7 @@ func wantSwitched(t *testing.T, what string, rep *cluster.Report, ss []*fleetSer
 // load's report, purge, rollback, soft purge and delete reach every node;
 // a rollout in flight refuses another; bad names change nothing.
 func TestClusterEndpoints(t *testing.T) {
-	ns := startNATS(t)
+	ns := fleettest.StartNATS(t)
 	ctx := ctxT(t)
 	a, b := joinServer(t, ns.ClientURL(), "a"), joinServer(t, ns.ClientURL(), "b")
 	ss := []*fleetServer{a, b}

@@ -12,13 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/wasmhot/wasmhot/cluster"
 	guestexamples "github.com/wasmhot/wasmhot/guest-examples"
-	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/fleettest"
 )
 
 // counterWasm is counter_v1 with version() answering v: distinct bytes,
@@ -45,45 +42,12 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// fleetMember is a host in this process, joined to a fleet.
-type fleetMember struct {
-	name string
-	h    *host.Host
-	nc   *nats.Conn
-	n    *cluster.Node
-}
-
-func joinFleet(t *testing.T, url, name string) *fleetMember {
+// version is counter:version() on m's host.
+func version(t *testing.T, m *fleettest.Member) uint64 {
 	t.Helper()
-	ctx := context.Background()
-	h, err := host.New(ctx, host.NewConfig().WithLog(nil))
+	res, err := m.H.Call(context.Background(), "counter", "version")
 	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := cluster.Join(ctx, h, nc, name, cluster.Options{Heartbeat: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &fleetMember{name: name, h: h, nc: nc, n: n}
-	t.Cleanup(m.leave)
-	return m
-}
-
-func (m *fleetMember) leave() {
-	_ = m.n.Close()
-	m.nc.Close()
-	_ = m.h.Close(context.Background())
-}
-
-func (m *fleetMember) version(t *testing.T) uint64 {
-	t.Helper()
-	res, err := m.h.Call(context.Background(), "counter", "version")
-	if err != nil {
-		t.Fatalf("%s: counter:version(): %v", m.name, err)
+		t.Fatalf("%s: counter:version(): %v", m.Name, err)
 	}
 	return res[0]
 }
@@ -99,7 +63,7 @@ func TestClusterCommands(t *testing.T) {
 	stateDir := filepath.Join(tmp, "state")
 	d := e.serveWith(t, "--nats-embedded", addr, "--node", "d", "--state-dir", stateDir)
 	waitOutput(t, d.stderr, `joined fleet as d \(ready\)`)
-	ms := []*fleetMember{joinFleet(t, "nats://"+addr, "x"), joinFleet(t, "nats://"+addr, "y"), joinFleet(t, "nats://"+addr, "z")}
+	ms := []*fleettest.Member{fleettest.Join(t, "nats://"+addr, "x"), fleettest.Join(t, "nats://"+addr, "y"), fleettest.Join(t, "nats://"+addr, "z")}
 
 	status := func() cluster.Status {
 		t.Helper()
@@ -127,8 +91,8 @@ func TestClusterCommands(t *testing.T) {
 	wantVersion := func(want uint64) {
 		t.Helper()
 		for _, m := range ms {
-			if got := m.version(t); got != want {
-				t.Errorf("%s: counter:version() = %d, want %d", m.name, got, want)
+			if got := version(t, m); got != want {
+				t.Errorf("%s: counter:version() = %d, want %d", m.Name, got, want)
 			}
 		}
 		if got := strings.TrimSpace(e.cli(t, "call", "counter", "version")); got != strconv.FormatUint(want, 10) {
@@ -159,8 +123,8 @@ func TestClusterCommands(t *testing.T) {
 	wantSwitched("load v1", e.cli(t, "load", "--cluster", counter, writeWasm(t, tmp, "test", "test_v1")))
 	wantVersion(1)
 	for _, m := range ms {
-		if _, err := m.h.Which("test"); err != nil {
-			t.Errorf("%s: test after the batch: %v", m.name, err)
+		if _, err := m.H.Which("test"); err != nil {
+			t.Errorf("%s: test after the batch: %v", m.Name, err)
 		}
 	}
 	if !strings.Contains(e.cli(t, "modules"), "test") {
@@ -216,7 +180,7 @@ func TestClusterCommands(t *testing.T) {
 	wantVersion(1)
 
 	for _, m := range ms {
-		m.leave()
+		m.Leave()
 	}
 	if code := d.stop(t); code != 0 {
 		t.Errorf("serve exit %d on SIGTERM; stderr:\n%s", code, d.stderr)
