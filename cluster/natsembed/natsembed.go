@@ -1,6 +1,3 @@
-// Package natsembed runs a NATS server with JetStream inside the program,
-// so that one binary is enough for a one-machine cluster (wasmhot serve
-// --nats-embedded) and for tests of package cluster.
 package natsembed
 
 import (
