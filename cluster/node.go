@@ -100,16 +100,15 @@ type Node struct {
 	// mu orders the code changes the cluster makes on this node.
 	mu      sync.Mutex
 	pending map[string]*pending // prepared rollouts, by id
-	applied string              // the rollout last converged to
-	convErr string              // the last convergence failure
 	// lastSwitch is when the node last made the desired versions current.
 	lastSwitch time.Time
-	// diverged: the last convergence failed; the heartbeat retries it.
-	diverged bool
-	// retryAt is when the heartbeat retries a failed convergence;
-	// retryDelay the delay before it.
-	retryAt    time.Time
+	// retryDelay is the delay before the heartbeat retries a failed
+	// convergence.
 	retryDelay time.Duration
+	// conv is the outcome of the last convergence, written under mu and
+	// read without it: a heartbeat does not wait for a prepare or a
+	// convergence in progress to report the node.
+	conv atomic.Pointer[convergence]
 
 	// afterPrepare, set by tests, runs in a rollout this node coordinates
 	// once every node prepared, before the decision.
@@ -151,6 +150,7 @@ func Join(ctx context.Context, h *host.Host, nc *nats.Conn, name string, opts Op
 		pending: map[string]*pending{}, hbNow: make(chan struct{}, 1), stop: make(chan struct{}),
 		started: time.Now(),
 	}
+	n.conv.Store(&convergence{})
 	n.life, n.end = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -251,9 +251,16 @@ func (n *Node) Ready() bool { return n.ready.Load() }
 // Converged reports the rollout of the desired versions the node last
 // converged to, and the last convergence failure ("" when none).
 func (n *Node) Converged() (rollout, failure string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.applied, n.convErr
+	c := n.conv.Load()
+	return c.applied, c.failure
+}
+
+// convergence is the outcome of a node's last convergence: the rollout
+// whose desired versions it converged to, and, when the last attempt
+// failed, why and when the heartbeat retries it.
+type convergence struct {
+	applied, failure string
+	retryAt          time.Time
 }
 
 // Close leaves the fleet: it stops answering, discards prepared rollouts
@@ -305,9 +312,8 @@ func (n *Node) heartbeats() {
 		case <-n.hbNow:
 		}
 		ctx, cancel := context.WithTimeout(n.life, n.opts.PrepareTimeout)
-		n.mu.Lock()
-		retry := n.diverged && !time.Now().Before(n.retryAt)
-		n.mu.Unlock()
+		c := n.conv.Load()
+		retry := c.failure != "" && !time.Now().Before(c.retryAt)
 		if rc := n.nc.Stats().Reconnects; rc != n.reconnects {
 			n.reconnects = rc
 			retry = true
@@ -331,12 +337,11 @@ func (n *Node) beatSoon() {
 }
 
 func (n *Node) beat(ctx context.Context) {
-	n.mu.Lock()
+	c := n.conv.Load()
 	rec := NodeRecord{
 		Name: n.name, Ready: n.ready.Load(), Started: n.started, Seen: time.Now(),
-		Applied: n.applied, Error: n.convErr, Modules: moduleStates(n.h),
+		Applied: c.applied, Error: c.failure, Modules: moduleStates(n.h),
 	}
-	n.mu.Unlock()
 	b, _ := json.Marshal(rec)
 	// A heartbeat that cannot be written within the TTL is of no use: it
 	// does not wait longer (while NATS is unreachable, say).

@@ -208,7 +208,7 @@ func (n *Node) finish(ctx context.Context, rollout string) (time.Time, error) {
 	if p := n.pending[rollout]; p != nil {
 		return n.finishPending(ctx, p)
 	}
-	if n.applied == rollout && !n.diverged {
+	if c := n.conv.Load(); c.applied == rollout && c.failure == "" {
 		return n.lastSwitch, nil // finished when the decision was seen
 	}
 	d, err := n.desired(ctx)
@@ -376,13 +376,12 @@ func (n *Node) deleteLocalLocked(ctx context.Context, module string) (int, bool,
 // delay that doubles from one heartbeat up to a minute, so that a module
 // this node cannot load is not compiled again every second.
 func (n *Node) failed(err error) {
-	n.diverged, n.convErr = true, err.Error()
 	n.retryDelay = min(max(2*n.retryDelay, n.opts.Heartbeat), time.Minute)
-	n.retryAt = time.Now().Add(n.retryDelay)
+	n.conv.Store(&convergence{applied: n.conv.Load().applied, failure: err.Error(), retryAt: time.Now().Add(n.retryDelay)})
 }
 
 // succeeded records a convergence to rollout.
 func (n *Node) succeeded(rollout string) {
-	n.applied, n.convErr, n.diverged = rollout, "", false
-	n.retryDelay, n.retryAt = 0, time.Time{}
+	n.retryDelay = 0
+	n.conv.Store(&convergence{applied: rollout})
 }
