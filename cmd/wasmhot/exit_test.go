@@ -62,6 +62,8 @@ func TestExitCodes(t *testing.T) {
 		{"logs", []string{"logs", "-x"}, true, false, "wasmhot: logs: unknown flag -x"},
 		{"watch", []string{"watch", "--interval", "soon", dir}, true, false, `wasmhot: watch: invalid value "soon" for flag --interval`},
 		{"inspect", []string{"inspect", "--name", "Bad", probe}, false, false, `wasmhot: inspect: --name "Bad" is not a module name`},
+		{"inspect start timeout", []string{"inspect", "--start-timeout", "0s", probe}, false, false, "wasmhot: inspect: bad config: start timeout 0s: want > 0"},
+		{"serve start timeout", []string{"serve", "--start-timeout", "-1s"}, false, false, "wasmhot: serve: bad config: start timeout -1s: want > 0"},
 		{"bench", []string{"bench", "--bogus"}, false, false, "wasmhot: bench: unknown flag --bogus"},
 		{"vsn", []string{"vsn"}, false, false, "wasmhot: vsn: want FILE [TAG], got 0 argument(s)"},
 		{"unknown command", []string{"bogus"}, false, false, `wasmhot: unknown command "bogus"`},

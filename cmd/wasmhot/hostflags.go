@@ -48,6 +48,7 @@ func hostFlags(extra ...cli.Flag) []cli.Flag {
 		&cli.IntFlag{Name: "max-module-size", Value: host.DefaultMaxModuleSize, Usage: "bytes per module"},
 		&cli.IntFlag{Name: "max-modules", Value: host.DefaultMaxModules, Usage: "loaded modules"},
 		&cli.DurationFlag{Name: "call-timeout", Usage: "bound on each call made through the node (0: none; stops spinning guests only with --exec sandboxed)"},
+		&cli.DurationFlag{Name: "start-timeout", Value: host.DefaultStartTimeout, Usage: "bound on a module's start function (and _initialize) when it loads (--exec sandboxed only)"},
 		&cli.Int64Flag{Name: "fuel", Usage: "fuel (Wasm instructions) a call may use, and a process between two receives (0: no bound; --exec sandboxed only)"},
 	}, extra...)
 }
@@ -87,6 +88,7 @@ func hostConfig(c *cli.Context) (host.Config, error) {
 		WithMaxModuleSize(c.Int("max-module-size")).
 		WithMaxModules(c.Int("max-modules")).
 		WithCallTimeout(c.Duration("call-timeout")).
+		WithStartTimeout(c.Duration("start-timeout")).
 		WithFuel(c.Int64("fuel"))
 	if s := c.String("memory-budget"); s != "auto" {
 		n, err := parseBytes(s)

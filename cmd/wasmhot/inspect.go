@@ -35,8 +35,9 @@ func inspectCommand() *cli.Command {
 			"\n" +
 			"Then the verdict: the module is prepared (compiled, its imports checked,\n" +
 			"instantiated once, so a start function that traps is caught) in a\n" +
-			"throwaway node with the default configuration, plus WASI when the module\n" +
-			"imports it (a node must then grant it: --wasi NAME), and discarded.\n" +
+			"throwaway node with the default configuration (and --start-timeout),\n" +
+			"plus WASI when the module imports it (a node must then grant it:\n" +
+			"--wasi NAME), and discarded.\n" +
 			"The module is named by the file's base name, or --name. Exits 0 when the\n" +
 			"module can be loaded, 1 with the reason when it cannot. --json prints the\n" +
 			"report as JSON (fields: see README.md, \"JSON output\").\n" +
@@ -46,6 +47,7 @@ func inspectCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 			&cli.StringFlag{Name: "name", Usage: "inspect FILE as module `NAME` (default: its base name without .wasm)"},
+			&cli.DurationFlag{Name: "start-timeout", Value: host.DefaultStartTimeout, Usage: "bound on the start function (and _initialize) in the trial, as a node's --start-timeout"},
 		},
 		Action: func(c *cli.Context) error {
 			args, err := exactArgs(c, 1)
@@ -65,7 +67,11 @@ func inspectCommand() *cli.Command {
 			if err != nil {
 				return fail(what, err)
 			}
-			rep := inspect(c.Context, file, name, wasm)
+			cfg := host.NewConfig().WithLog(io.Discard).WithStartTimeout(c.Duration("start-timeout"))
+			if err := cfg.Validate(); err != nil {
+				return usageError(c, strings.TrimPrefix(err.Error(), "host: "))
+			}
+			rep := inspect(c.Context, cfg, file, name, wasm)
 			if c.Bool("json") {
 				if err := printJSON(c.App.Writer, rep); err != nil {
 					return fail(what, err)
@@ -139,8 +145,9 @@ var (
 	sigCodeChange = host.CodeChangeSignature()
 )
 
-// inspect reads the module and prepares it in a throwaway host.
-func inspect(ctx context.Context, file, name string, wasm []byte) *inspectReport {
+// inspect reads the module and prepares it in a throwaway host of
+// configuration cfg.
+func inspect(ctx context.Context, cfg host.Config, file, name string, wasm []byte) *inspectReport {
 	sum := sha256.Sum256(wasm)
 	rep := &inspectReport{
 		File: file, Module: name, Size: len(wasm), SHA256: hex.EncodeToString(sum[:]),
@@ -156,7 +163,7 @@ func inspect(ctx context.Context, file, name string, wasm []byte) *inspectReport
 		rep.Reason = notModuleName(name) + "; use --name"
 		return rep
 	}
-	rep.Reason = rep.trial(ctx, name, wasm)
+	rep.Reason = rep.trial(ctx, cfg, name, wasm)
 	rep.Loadable = rep.Reason == ""
 	return rep
 }
@@ -238,11 +245,10 @@ func (rep *inspectReport) read(ctx context.Context, wasm []byte) error {
 	return nil
 }
 
-// trial prepares the module in a throwaway host with the default
-// configuration (and WASI if the module imports it), then discards it. It
-// returns why the module cannot be loaded, or "".
-func (rep *inspectReport) trial(ctx context.Context, name string, wasm []byte) string {
-	cfg := host.NewConfig().WithLog(io.Discard)
+// trial prepares the module in a throwaway host of configuration cfg (with
+// WASI if the module imports it), then discards it. It returns why the
+// module cannot be loaded, or "".
+func (rep *inspectReport) trial(ctx context.Context, cfg host.Config, name string, wasm []byte) string {
 	if rep.WASI {
 		cfg = cfg.WithWASI("*")
 		rep.CheckedWithWASI = true

@@ -129,7 +129,9 @@ func TestInspectCases(t *testing.T) {
 			return r.WASI && r.CheckedWithWASI && r.Module == "test" && r.Alloc &&
 				!slices.Contains(r.EntryPoints, "_initialize") && slices.Equal(r.EntryPoints, []string{"run"})
 		}, ""},
-		{"Go guest", []string{"--name", "test", goGuest}, 0, func(r inspectReport) bool {
+		// The Go runtime's _initialize takes 40 ms here, but seconds under
+		// the race detector beside other test binaries on two cores.
+		{"Go guest", []string{"--name", "test", "--start-timeout", "2m", goGuest}, 0, func(r inspectReport) bool {
 			return r.WASI && r.CheckedWithWASI && r.Module == "test" && r.Alloc &&
 				!slices.Contains(r.EntryPoints, "_initialize") && slices.Contains(r.EntryPoints, "run")
 		}, ""},
