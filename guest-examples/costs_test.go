@@ -37,7 +37,7 @@ const idleState = "100000"
 // costHost returns a host (without a compilation cache: the load time is
 // the compile time) with g loaded as "test", and the time the load took.
 func costHost(tb testing.TB, g costGuest) (*host.Host, time.Duration) {
-	h, err := host.New(ctx, host.NewConfig().WithWASI("*").WithLog(io.Discard))
+	h, err := host.New(ctx, host.NewConfig().WithWASI("*").WithLog(io.Discard).WithStartTimeout(time.Minute))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func BenchmarkLoad(b *testing.B) {
 		b.Run(g.lang, func(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
-				h, err := host.New(ctx, host.NewConfig().WithWASI("*").WithLog(io.Discard))
+				h, err := host.New(ctx, host.NewConfig().WithWASI("*").WithLog(io.Discard).WithStartTimeout(time.Minute))
 				if err != nil {
 					b.Fatal(err)
 				}

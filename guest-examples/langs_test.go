@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	guestexamples "github.com/wasmhot/wasmhot/guest-examples"
 	"github.com/wasmhot/wasmhot/host"
@@ -56,8 +57,11 @@ type node = hosttest.Node
 
 // newNode starts a host for these tests: WASI granted (Go guests need it),
 // the shared compilation cache.
+// newNode starts a node for Go and C guests. A Go guest's _initialize
+// takes tens of milliseconds, but seconds under the race detector beside
+// other test binaries: the start timeout is a minute.
 func newNode(t *testing.T, cfg host.Config) *node {
-	return hosttest.NewNode(t, cfg.WithWASI("*").WithCompilationCacheDir(cacheDir))
+	return hosttest.NewNode(t, cfg.WithWASI("*").WithCompilationCacheDir(cacheDir).WithStartTimeout(time.Minute))
 }
 
 func repeat(s string, k int) []string {

@@ -22,7 +22,7 @@ func TestServerChangeCodeFromCLI(t *testing.T) {
 	for _, lang := range []string{"go_hotserver", "c_server"} {
 		t.Run(lang, func(t *testing.T) {
 			dir := t.TempDir()
-			n := startNode(t, dir, "--wasi", "*")
+			n := startNode(t, dir, "--wasi", "*", "--start-timeout", "1m") // _initialize is slow under -race
 			file := func(name string) string {
 				b, err := os.ReadFile(filepath.Join("..", "..", "guest-examples", "wasm-langs", name+".wasm"))
 				if err != nil {

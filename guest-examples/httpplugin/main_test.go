@@ -38,7 +38,8 @@ func TestMain(m *testing.M) {
 
 func newHost(t *testing.T) *host.Host {
 	t.Helper()
-	h, err := host.New(context.Background(), Config(io.Discard, map[string]string{"site": "wasmhot"}).WithCompilationCacheDir(cacheDir))
+	h, err := host.New(context.Background(), Config(io.Discard, map[string]string{"site": "wasmhot"}).
+		WithCompilationCacheDir(cacheDir).WithStartTimeout(time.Minute)) // the Go guest's _initialize is slow under -race
 	if err != nil {
 		t.Fatal(err)
 	}
