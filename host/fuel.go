@@ -46,8 +46,14 @@ var rewriteOptions = rewrite.Options{Fuel: true, InitialFuel: fuelSlice, Link: t
 // MaxFrames bounds the depth of a sandboxed guest's calls, per instance:
 // a call deeper fails with reason limit. Without it, wazero lets one
 // call's stack grow to 400 MB, which the memory budget cannot see. A
-// frame takes tens to hundreds of bytes of stack.
-const MaxFrames = 50_000
+// frame takes 50 bytes of stack (a plain call) to 400 (an external call
+// through the link table). wazero grows a call's stack by copying it to
+// one twice the size, so a call that runs into the bound from a fresh
+// instance allocates about twice its final stack: at 10,000 frames, up
+// to 8 MiB; at 50,000, 41 MiB and 60 ms of copying, which a guest
+// recursing without end in a loop turned into a third of a node's CPU
+// and most of its garbage.
+const MaxFrames = 10_000
 
 // overFrames reports whether in, or an instance of its family, trapped
 // at the frame bound.
