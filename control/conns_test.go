@@ -2,6 +2,7 @@ package control
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/wasmhot/wasmhot/host"
@@ -272,5 +274,108 @@ func TestClientReusesConnection(t *testing.T) {
 	}
 	if n := cl.accepted.Load(); n != 1 {
 		t.Fatalf("7 requests took %d connections, want 1", n)
+	}
+}
+
+// TestReadAll: a body is read whole and exactly, whatever its declared
+// length, and a declared length larger than what comes does not make the
+// buffer larger than firstBodyBuffer.
+func TestReadAll(t *testing.T) {
+	for _, tc := range []struct {
+		size     int
+		declared int64
+	}{
+		{0, 0}, {0, -1}, {1, 1}, {511, -1}, {512, -1}, {513, 513}, {firstBodyBuffer, firstBodyBuffer},
+		{firstBodyBuffer + 1, firstBodyBuffer + 1}, {3<<20 + 7, 3<<20 + 7}, {100_000, -1}, {10, 50_000_000},
+	} {
+		body := make([]byte, tc.size)
+		for i := range body {
+			body[i] = byte(i * 7)
+		}
+		got, err := readAll(io.LimitReader(&pieces{b: body, n: 1000}, int64(tc.size)), tc.declared)
+		if err != nil || !bytes.Equal(got, body) {
+			t.Errorf("size %d declared %d: %d bytes, %v", tc.size, tc.declared, len(got), err)
+		}
+		if tc.declared > int64(tc.size) && cap(got) > firstBodyBuffer {
+			t.Errorf("size %d declared %d: buffer of %d bytes", tc.size, tc.declared, cap(got))
+		}
+	}
+	if _, err := readAll(iotest.ErrReader(errors.New("cut")), 10); err == nil || err.Error() != "cut" {
+		t.Errorf("a failing reader: %v", err)
+	}
+}
+
+// pieces reads b n bytes at a time.
+type pieces struct {
+	b []byte
+	n int
+}
+
+func (p *pieces) Read(q []byte) (int, error) {
+	if len(p.b) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(q[:min(len(q), p.n)], p.b)
+	p.b = p.b[k:]
+	return k, nil
+}
+
+// TestRequestSlots: while every request slot is taken, a request that does
+// work waits for one, and the cheap reads (modules, health) are answered;
+// a client that has not sent its whole body holds no slot.
+func TestRequestSlots(t *testing.T) {
+	var srv *Server
+	addr := tcpServer(t, Options{testServer: &srv}, "")
+	get := func(path string) (int, error) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, nil
+	}
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if _, err := io.WriteString(slow, "POST /v1/spawn HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"module\":"); err != nil {
+		t.Fatal(err)
+	}
+	hosttest.WaitFor(t, func() bool { return srv.admit.bodies.Load() > 0 }) // its body is being read
+	for range cap(srv.admit.requests) {
+		select {
+		case srv.admit.requests <- struct{}{}:
+		default:
+			t.Fatal("a request slot is taken by the client that has not sent its body")
+		}
+	}
+	procs := make(chan int, 1)
+	go func() {
+		code, err := get("/v1/procs")
+		if err != nil {
+			t.Error(err)
+		}
+		procs <- code
+	}()
+	for _, path := range []string{"/v1/modules", "/healthz"} {
+		if code, err := get(path); code != http.StatusOK || err != nil {
+			t.Errorf("%s with every request slot taken: %d %v", path, code, err)
+		}
+	}
+	select {
+	case code := <-procs:
+		t.Fatalf("procs answered %d with every request slot taken", code)
+	case <-time.After(100 * time.Millisecond):
+	}
+	<-srv.admit.requests
+	select {
+	case code := <-procs:
+		if code != http.StatusOK {
+			t.Errorf("procs once a slot is free: %d", code)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("procs still waits once a slot is free")
 	}
 }

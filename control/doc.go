@@ -17,6 +17,7 @@
 //	GET  /v1/modules                        -> ModulesResponse
 //	POST /v1/spawn       SpawnRequest       -> SpawnResponse
 //	POST /v1/send        SendRequest        -> OKResponse
+//	POST /v1/send?pid=PID  the message as an application/octet-stream body -> OKResponse
 //	POST /v1/kill        KillRequest        -> KillResponse
 //	POST /v1/suspend     PIDRequest         -> PIDResponse
 //	POST /v1/resume      PIDRequest         -> PIDResponse

@@ -179,12 +179,22 @@ func (s *Server) spawn(w http.ResponseWriter, r *http.Request) (any, error) {
 
 func (s *Server) send(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req SendRequest
-	if err := s.decode(w, r, &req); err != nil {
-		return nil, err
-	}
-	msg, err := bytesArg("message", req.Message, req.MessageBase64)
-	if err != nil {
-		return nil, err
+	var msg []byte
+	if raw, ok := r.Body.(*bodyBytes); ok && mediaType(r) == "application/octet-stream" {
+		// The message is the body; the pid is in the query.
+		q := r.URL.Query()
+		if len(q["pid"]) != 1 || len(q) != 1 {
+			return nil, badRequest("a send with an application/octet-stream body (the message) wants the pid as its one query parameter: /v1/send?pid=PID")
+		}
+		req.PID, msg = q.Get("pid"), raw.b
+	} else {
+		if err := s.decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		var err error
+		if msg, err = bytesArg("message", req.Message, req.MessageBase64); err != nil {
+			return nil, err
+		}
 	}
 	pid, err := s.resolvePID(req.PID)
 	if err != nil {

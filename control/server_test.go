@@ -341,3 +341,66 @@ func TestCallTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestRawSend: the client sends a message given as bytes as the raw body,
+// which reaches the mailbox; a raw send without exactly the one pid
+// parameter, to nobody, too large, or of another media type is refused
+// and queues nothing.
+func TestRawSend(t *testing.T) {
+	s := newTestServer(t, Options{MaxRequestBytes: 64 << 10})
+	ctx := ctxT(t)
+	if _, err := s.cl.Load(ctx, LoadRequest{Modules: []ModuleSource{{"cpu", wasm("cpu")}, {"spinner", wasm("spinner")}}}); err != nil {
+		t.Fatal(err)
+	}
+	pid, err := s.cl.Spawn(ctx, SpawnRequest{Module: "spinner", Function: "run"}) // never receives
+	if err != nil {
+		t.Fatal(err)
+	}
+	mailbox := func() int {
+		t.Helper()
+		ps, err := s.cl.ProcsByPID(ctx, pid)
+		if err != nil || len(ps) != 1 {
+			t.Fatalf("procs %s: %v, %v", pid, ps, err)
+		}
+		return ps[0].MailboxLen
+	}
+	msg := bytes.Repeat([]byte{0, 1, 2, 255}, 4096)
+	if err := s.cl.Send(ctx, SendRequest{PID: pid, MessageBase64: msg}); err != nil {
+		t.Fatal(err)
+	}
+	if n := mailbox(); n != 1 {
+		t.Fatalf("mailbox %d after a raw send, want 1", n)
+	}
+	for _, tc := range []struct {
+		name, query, ctype string
+		body               []byte
+		code               string
+	}{
+		{"no pid", "", "application/octet-stream", msg, CodeBadRequest},
+		{"two pids", "?pid=" + pid + "&pid=" + pid, "application/octet-stream", msg, CodeBadRequest},
+		{"another parameter", "?pid=" + pid + "&x=1", "application/octet-stream", msg, CodeBadRequest},
+		{"nobody", "?pid=00000000-0000-0000-0000-000000000000", "application/octet-stream", msg, CodeNoProc},
+		{"too large", "?pid=" + pid, "application/octet-stream", make([]byte, 65<<10), CodeTooLarge},
+		{"not octet-stream", "?pid=" + pid, "text/plain", msg, CodeBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, "http://wasmhot/v1/send"+tc.query, bytes.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", tc.ctype)
+			resp, err := s.http.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var e Error
+			if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || resp.StatusCode == http.StatusOK || e.Code != tc.code {
+				t.Errorf("status %d, error %+v (%v), want code %s", resp.StatusCode, e, err, tc.code)
+			}
+		})
+	}
+	if n := mailbox(); n != 1 {
+		t.Errorf("mailbox %d after the refused sends, want 1", n)
+	}
+}

@@ -32,6 +32,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -496,11 +497,18 @@ func client(ctx context.Context, n *node, id int, st *stats) {
 			return err
 		}},
 		{5, "spawn-spinner", func(ctx context.Context) error { return spawn(ctx, "spinner", "run") }},
-		{10, "send-big", func(ctx context.Context) error {
+		{8, "send-big", func(ctx context.Context) error { // the client sends the bytes as the body
 			if len(mine) == 0 {
 				return nil
 			}
 			return c.Send(ctx, control.SendRequest{PID: mine[rng.IntN(len(mine))], MessageBase64: make([]byte, 1<<20)})
+		}},
+		{2, "send-big-json", func(ctx context.Context) error { // base64 in JSON: 9 ms of decoding
+			if len(mine) == 0 {
+				return nil
+			}
+			var ok control.OKResponse
+			return c.Do(ctx, http.MethodPost, "/v1/send", control.SendRequest{PID: mine[rng.IntN(len(mine))], MessageBase64: make([]byte, 1<<20)}, &ok)
 		}},
 		{5, "reload", func(ctx context.Context) error {
 			_, err := c.Load(ctx, control.LoadRequest{Purge: true, Modules: []control.ModuleSource{{Name: fmt.Sprintf("c%d", rng.IntN(10)), Wasm: wasm(counterV[rng.IntN(3)])}}})
