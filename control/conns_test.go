@@ -171,9 +171,9 @@ func TestBodiesInFlight(t *testing.T) {
 	addr := tcpServer(t, Options{MaxRequestBytes: 4 << 20, MaxBodyBytes: 4 << 20, testServer: &srv}, "")
 	post := func(size int) (int, string) {
 		// A name the decoder must read whole (and then refuses, with 400,
-		// when the bytes fit).
-		body := `{"module":"` + strings.Repeat("n", size) + `"}`
-		resp, err := http.Post("http://"+addr+"/v1/soft-purge", "application/json", strings.NewReader(body))
+		// when the bytes fit). Spawn takes large bodies (a state).
+		body := `{"module":"` + strings.Repeat("n", size) + `","function":"f"}`
+		resp, err := http.Post("http://"+addr+"/v1/spawn", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,5 +377,36 @@ func TestRequestSlots(t *testing.T) {
 		}
 	case <-time.After(waitTimeout):
 		t.Fatal("procs still waits once a slot is free")
+	}
+}
+
+// TestSmallRequests: a request that only names things (call, kill,
+// purge...) is refused past SmallRequestBytes, declared or not, before its
+// body is decoded; one that carries bytes (spawn) is not.
+func TestSmallRequests(t *testing.T) {
+	addr := tcpServer(t, Options{}, "")
+	post := func(path string, body io.Reader) (int, string) {
+		resp, err := http.Post("http://"+addr+path, "application/json", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	name := strings.Repeat("f", SmallRequestBytes)
+	call := `{"module":"m","function":"` + name + `"}`
+	if code, body := post("/v1/call", strings.NewReader(call)); code != 413 || !strings.Contains(body, `"too_large"`) {
+		t.Errorf("a call with a 64 KiB name: %d %s", code, body)
+	}
+	// Without a declared length (chunked), the cap holds as it is read.
+	if code, body := post("/v1/call", io.MultiReader(strings.NewReader(call))); code != 413 || !strings.Contains(body, `"too_large"`) {
+		t.Errorf("a chunked call with a 64 KiB name: %d %s", code, body)
+	}
+	if code, body := post("/v1/call", strings.NewReader(`{"module":"m","function":"`+strings.Repeat("f", 2000)+`"}`)); code != 400 || !strings.Contains(body, `"bad_name"`) {
+		t.Errorf("a call with a 2,000-byte name: %d %s", code, body)
+	}
+	if code, body := post("/v1/spawn", strings.NewReader(`{"module":"m","function":"`+name+`"}`)); code != 400 || !strings.Contains(body, `"bad_name"`) {
+		t.Errorf("a spawn with a 64 KiB name: %d %s, want it read (then refused as a bad name)", code, body)
 	}
 }

@@ -65,10 +65,14 @@
 // "detail"}: what was called, and the call that failed first (the
 // innermost of a chain of external calls), from the host's CallError; a
 // client reads them instead of parsing the message. A refused request
-// changes nothing. A request whose body would take the bodies being read
-// past Options.MaxBodyBytes fails with 503 and code "busy": retry it.
-// Calls (call, call-bytes) run at most GOMAXPROCS at once; the others
-// wait their turn.
+// changes nothing. The bodies of requests that only name things (call,
+// kill, purge, check...) are capped at SmallRequestBytes, the others at
+// Options.MaxRequestBytes (413 too_large). A request whose body would
+// take the bodies being read past Options.MaxBodyBytes fails with 503 and
+// code "busy": retry it. Requests other than the cheap reads (modules,
+// logs, metrics, health, cluster status) run at most 2×GOMAXPROCS at
+// once, calls (call, call-bytes) at most GOMAXPROCS; the others wait their
+// turn.
 //
 // Start with [NewServer] and [Dial]; a client of a node that may still be
 // starting calls [Client.Wait] first.

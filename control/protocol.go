@@ -17,6 +17,12 @@ import (
 // 32 MiB per module fits.
 const MaxRequestBytes = 64 << 20
 
+// SmallRequestBytes caps the bodies of the requests that only name things
+// (call, kill, purge, check...): 64 KiB, far more than any name the node
+// accepts (a function name is at most 1 KiB), so that a request carrying a
+// megabyte of name is refused before it is read, not after it is decoded.
+const SmallRequestBytes = 64 << 10
+
 // ModuleSource is one module to load: its name and its Wasm bytes (base64
 // in JSON).
 type ModuleSource struct {

@@ -100,6 +100,10 @@ var (
 type route struct {
 	method string
 	handle func(s *Server, w http.ResponseWriter, r *http.Request) (any, error)
+	// small: the request names things and carries no bytes (a module, a
+	// function, a pid, numbers); its body is refused past
+	// SmallRequestBytes, before it is read.
+	small bool
 }
 
 // NewServer returns a server for opts.Host.
@@ -118,32 +122,32 @@ func NewServer(opts Options) *Server {
 		opts.Gatherer = newGatherer(opts.Host)
 	}
 	s := &Server{opts: opts, admit: newAdmission(opts.MaxBodyBytes), routes: map[string]route{
-		"/v1/load":        {http.MethodPost, (*Server).load},
-		"/v1/soft-purge":  {http.MethodPost, (*Server).softPurge},
-		"/v1/purge":       {http.MethodPost, (*Server).purge},
-		"/v1/delete":      {http.MethodPost, (*Server).delete},
-		"/v1/rollback":    {http.MethodPost, (*Server).rollback},
-		"/v1/modules":     {http.MethodGet, (*Server).modules},
-		"/v1/spawn":       {http.MethodPost, (*Server).spawn},
-		"/v1/send":        {http.MethodPost, (*Server).send},
-		"/v1/procs":       {http.MethodGet, (*Server).procs},
-		"/v1/check":       {http.MethodPost, (*Server).check},
-		"/v1/call":        {http.MethodPost, (*Server).call},
-		"/v1/call-bytes":  {http.MethodPost, (*Server).callBytes},
-		"/v1/kill":        {http.MethodPost, (*Server).kill},
-		"/v1/suspend":     {http.MethodPost, (*Server).suspend},
-		"/v1/resume":      {http.MethodPost, (*Server).resume},
-		"/v1/change-code": {http.MethodPost, (*Server).changeCode},
-		"/v1/logs":        {http.MethodGet, (*Server).logs},
-		"/metrics":        {http.MethodGet, (*Server).metrics},
-		"/healthz":        {http.MethodGet, (*Server).healthz},
+		"/v1/load":        {http.MethodPost, (*Server).load, false},
+		"/v1/soft-purge":  {http.MethodPost, (*Server).softPurge, true},
+		"/v1/purge":       {http.MethodPost, (*Server).purge, true},
+		"/v1/delete":      {http.MethodPost, (*Server).delete, true},
+		"/v1/rollback":    {http.MethodPost, (*Server).rollback, true},
+		"/v1/modules":     {http.MethodGet, (*Server).modules, false},
+		"/v1/spawn":       {http.MethodPost, (*Server).spawn, false},
+		"/v1/send":        {http.MethodPost, (*Server).send, false},
+		"/v1/procs":       {http.MethodGet, (*Server).procs, false},
+		"/v1/check":       {http.MethodPost, (*Server).check, true},
+		"/v1/call":        {http.MethodPost, (*Server).call, true},
+		"/v1/call-bytes":  {http.MethodPost, (*Server).callBytes, false},
+		"/v1/kill":        {http.MethodPost, (*Server).kill, true},
+		"/v1/suspend":     {http.MethodPost, (*Server).suspend, true},
+		"/v1/resume":      {http.MethodPost, (*Server).resume, true},
+		"/v1/change-code": {http.MethodPost, (*Server).changeCode, false},
+		"/v1/logs":        {http.MethodGet, (*Server).logs, false},
+		"/metrics":        {http.MethodGet, (*Server).metrics, false},
+		"/healthz":        {http.MethodGet, (*Server).healthz, false},
 
-		"/v1/cluster/load":       {http.MethodPost, (*Server).clusterLoad},
-		"/v1/cluster/rollback":   {http.MethodPost, (*Server).clusterRollback},
-		"/v1/cluster/delete":     {http.MethodPost, (*Server).clusterDelete},
-		"/v1/cluster/purge":      {http.MethodPost, (*Server).clusterPurge},
-		"/v1/cluster/soft-purge": {http.MethodPost, (*Server).clusterSoftPurge},
-		"/v1/cluster/status":     {http.MethodGet, (*Server).clusterStatus},
+		"/v1/cluster/load":       {http.MethodPost, (*Server).clusterLoad, false},
+		"/v1/cluster/rollback":   {http.MethodPost, (*Server).clusterRollback, true},
+		"/v1/cluster/delete":     {http.MethodPost, (*Server).clusterDelete, true},
+		"/v1/cluster/purge":      {http.MethodPost, (*Server).clusterPurge, true},
+		"/v1/cluster/soft-purge": {http.MethodPost, (*Server).clusterSoftPurge, true},
+		"/v1/cluster/status":     {http.MethodGet, (*Server).clusterStatus, false},
 	}}
 	s.promHTTP = s.newMetricsHandler()
 	return s
@@ -191,14 +195,18 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	if r.Method == http.MethodPost {
-		if r.ContentLength > s.opts.MaxRequestBytes {
-			writeError(w, tooLarge(s.opts.MaxRequestBytes))
+		limit := s.opts.MaxRequestBytes
+		if rt.small {
+			limit = min(limit, SmallRequestBytes)
+		}
+		if r.ContentLength > limit {
+			writeError(w, tooLarge(limit))
 			return
 		}
 		defer s.admit.body(r)()
 		// The body is read whole before the request takes a slot: a
 		// slow client holds its connection, never a slot.
-		if err := s.readBody(w, r); err != nil {
+		if err := s.readBody(w, r, limit); err != nil {
 			writeError(w, toError(err))
 			return
 		}
@@ -224,14 +232,14 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	s.answer(w, res, err)
 }
 
-// readBody reads r's body whole, within MaxRequestBytes and the bodies'
-// bound, and leaves it in r.Body for the handler (a *readBody).
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) error {
-	b, err := readAll(http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBytes), r.ContentLength)
+// readBody reads r's body whole, within limit and the bodies' bound, and
+// leaves it in r.Body for the handler (a *bodyBytes).
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) error {
+	b, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return tooLarge(s.opts.MaxRequestBytes)
+		return tooLarge(limit)
 	case errors.Is(err, errBusy):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeBusy, Message: errBusy.Error()}
 	case err != nil:
