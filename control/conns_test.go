@@ -172,24 +172,10 @@ func TestBodiesInFlight(t *testing.T) {
 	post := func(size int) (int, string) {
 		// A name the decoder must read whole (and then refuses, with 400,
 		// when the bytes fit). Spawn takes large bodies (a state).
-		body := `{"module":"` + strings.Repeat("n", size) + `","function":"f"}`
-		resp, err := http.Post("http://"+addr+"/v1/spawn", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return postJSON(t, addr, "/v1/spawn", strings.NewReader(`{"module":"`+strings.Repeat("n", size)+`","function":"f"}`))
 	}
-	slow, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
 	// A load that declares 3.5 MiB and sends a little of it holds little.
-	if _, err := io.WriteString(slow, "POST /v1/load HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nContent-Length: 3670016\r\n\r\n{\"modules\":["); err != nil {
-		t.Fatal(err)
-	}
+	slow := slowClient(t, addr, "POST /v1/load HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nContent-Length: 3670016\r\n\r\n{\"modules\":[")
 	if code, body := post(2 << 20); code != 400 {
 		t.Fatalf("a 2 MiB request beside a slow one that declared 3.5 MiB: %d %s, want it read (400: a bad name)", code, body)
 	}
@@ -335,14 +321,7 @@ func TestRequestSlots(t *testing.T) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return resp.StatusCode, nil
 	}
-	slow, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
-	if _, err := io.WriteString(slow, "POST /v1/spawn HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"module\":"); err != nil {
-		t.Fatal(err)
-	}
+	slowClient(t, addr, "POST /v1/spawn HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"module\":")
 	hosttest.WaitFor(t, func() bool { return srv.admit.bodies.Load() > 0 }) // its body is being read
 	for range cap(srv.admit.requests) {
 		select {
@@ -385,15 +364,7 @@ func TestRequestSlots(t *testing.T) {
 // body is decoded; one that carries bytes (spawn) is not.
 func TestSmallRequests(t *testing.T) {
 	addr := tcpServer(t, Options{}, "")
-	post := func(path string, body io.Reader) (int, string) {
-		resp, err := http.Post("http://"+addr+path, "application/json", body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	post := func(path string, body io.Reader) (int, string) { return postJSON(t, addr, path, body) }
 	name := strings.Repeat("f", SmallRequestBytes)
 	call := `{"module":"m","function":"` + name + `"}`
 	if code, body := post("/v1/call", strings.NewReader(call)); code != 413 || !strings.Contains(body, `"too_large"`) {
@@ -409,4 +380,32 @@ func TestSmallRequests(t *testing.T) {
 	if code, body := post("/v1/spawn", strings.NewReader(`{"module":"m","function":"`+name+`"}`)); code != 400 || !strings.Contains(body, `"bad_name"`) {
 		t.Errorf("a spawn with a 64 KiB name: %d %s, want it read (then refused as a bad name)", code, body)
 	}
+}
+
+// postJSON posts body to addr's path and returns the status and the answer.
+func postJSON(t *testing.T, addr, path string, body io.Reader) (int, string) {
+	t.Helper()
+	resp, err := http.Post("http://"+addr+path, "application/json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// slowClient connects to addr and sends the start of a request: head
+// (its request line and headers, with the declared length) and the first
+// bytes of its body.
+func slowClient(t *testing.T, addr, head string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, head); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
