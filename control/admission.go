@@ -38,9 +38,9 @@ import (
 // served before it reached the lock), encoding answers and writing them.
 // With 200 clients sending requests back to back, two dozen goroutines
 // were runnable on average, most of them requests just arrived, and an
-// operator's `modules` waited behind them all (a median of 43 ms in the
-// soak); with the request slots, the others wait blocked, and `modules`
-// waited 22 ms at the median, 95 ms at the 99th percentile (163 before).
+// operator's `modules` waited behind them all (43 ms at the median, 163
+// ms at the 99th percentile in a two-minute soak); with the request
+// slots, the others wait blocked, and `modules` waited 22 ms and 88 ms.
 //
 // The slots are few because a goroutine that waits for a slot is blocked,
 // while one that holds a slot is runnable, and the Go scheduler serves
