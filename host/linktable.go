@@ -293,6 +293,10 @@ type family struct {
 	// mems are the mapped memories of the family's instances (memory.go),
 	// kept reachable while the family's goroutine may run in them.
 	mems map[*linearMemory]struct{} // under mu
+	// ownerDone is set by a process's goroutine once it runs no Wasm any
+	// more, before it closes its instances and unmaps their memories
+	// (unmapFreed): a memory freed then need not be discarded first.
+	ownerDone atomic.Bool
 }
 
 func (f *family) keepMem(m *linearMemory) {

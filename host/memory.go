@@ -233,10 +233,17 @@ func (m *linearMemory) Free() {
 	m.charged = 0
 	defer m.freed.Store(true)
 	if mp := m.mapped; mp != nil {
-		if m.in.closedIdle.Load() {
+		switch {
+		case m.in.closedIdle.Load():
 			mp.unmap()
 			m.in.fam.dropMem(m)
-		} else {
+		case m.in.fam.ownerDone.Load(), m.in.fam.proc != nil && m.in.fam.proc.killed():
+			// The process's goroutine unmaps it when it exits
+			// (family.unmapFreed, after the exit is reported): a kill
+			// need not wait for the pages to be discarded.
+		default:
+			// A call may still run in it: its pages go back now, the
+			// range once the family is garbage.
 			discard(mp.b[:mp.committed])
 		}
 		return

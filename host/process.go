@@ -254,6 +254,7 @@ func (p *process) run(t *target) {
 		exit = p.loopSafe(t)
 		p.dropCPU()
 	}
+	p.fam.ownerDone.Store(true)
 	p.mbox.close()
 	p.mu.Lock()
 	in := p.inst
@@ -268,11 +269,14 @@ func (p *process) run(t *target) {
 		in.close(0)
 	}
 	p.fam.close()
-	p.fam.unmapFreed() // p's goroutine runs no Wasm any more
 	p.setStatus(Exited)
 	p.h.procs.exited(p)
 	p.h.noteExit(p, in.vsn(), exit)
 	close(p.done)
+	// p's goroutine runs no Wasm any more. Unmapping after the exit is
+	// reported keeps it out of a kill's latency (munmap waits for the
+	// other CPUs to drop the range from their TLBs).
+	p.fam.unmapFreed()
 }
 
 // loopSafe runs loop, turning a panic in host code into the process's exit
