@@ -18,7 +18,9 @@ import (
 // instance closes. An instance closed while a call may still run in it
 // keeps its range mapped (reading zeros) until its family, which the
 // goroutine running it holds, is garbage: unmapping it under running code
-// would crash the process.
+// would crash the process. A process's memories are unmapped by its own
+// goroutine once it runs no Wasm, after its exit is reported, so that a
+// kill does not wait for the system to take the pages back.
 //
 // Small memories used to start in the heap. But the budget lets guests
 // hold as many of them as it has room for (a spawner filling a 512 MiB
