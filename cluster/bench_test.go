@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/natstest"
 )
 
 // BenchmarkRollout times a cluster reload of one module (counter, 12 KiB)
@@ -19,7 +20,7 @@ import (
 func BenchmarkRollout(b *testing.B) {
 	for _, nodes := range []int{1, 4, 16} {
 		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
-			s := startNATS(b)
+			s := natstest.StartNATS(b)
 			ms := make([]*member, nodes)
 			for i := range ms {
 				ms[i] = join(b, s.ClientURL(), fmt.Sprintf("n%d", i), host.NewConfig())

@@ -13,9 +13,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/wasmhot/wasmhot/cluster/natsembed"
 	guestexamples "github.com/wasmhot/wasmhot/guest-examples"
 	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/natstest"
 	"github.com/wasmhot/wasmhot/internal/testmode"
 )
 
@@ -25,17 +25,6 @@ var ctx = context.Background()
 // The TTL stays long: under the tight callers of TestCallersDuringReloads
 // a heartbeat can wait seconds for a CPU.
 var fastOpts = Options{Heartbeat: 100 * time.Millisecond, NodeTTL: 15 * time.Second, PrepareTimeout: 30 * time.Second, FinishTimeout: 30 * time.Second}
-
-// startNATS starts an embedded NATS server with JetStream on loopback.
-func startNATS(t testing.TB) *natsembed.Server {
-	t.Helper()
-	s, err := natsembed.Start(natsembed.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Shutdown)
-	return s
-}
 
 // member is a node of a test fleet: its own host and connection.
 type member struct {
@@ -129,7 +118,7 @@ func wantVersion(t testing.TB, ms []*member, v uint64) {
 // TestRolloutBatch: a batch loads on every node as one unit; a reload
 // replaces it everywhere; the report and the status say so.
 func TestRolloutBatch(t *testing.T) {
-	s := startNATS(t)
+	s := natstest.StartNATS(t)
 	ms := fleet(t, s.ClientURL(), "a", "b", "c")
 	rep, err := ms[0].n.Load(ctx, []host.Source{counter(t, 1), {Name: "test", Wasm: guestexamples.Wasm("test_v1")}}, false)
 	if err != nil {
@@ -204,7 +193,7 @@ func TestRolloutBatch(t *testing.T) {
 // TestRolloutRefusedByOneNode: one node's policy refuses a module of the
 // batch (WASI, which that node does not grant); no node switches anything.
 func TestRolloutRefusedByOneNode(t *testing.T) {
-	s := startNATS(t)
+	s := natstest.StartNATS(t)
 	a := join(t, s.ClientURL(), "a", host.NewConfig().WithWASI("*"))
 	b := join(t, s.ClientURL(), "b", host.NewConfig().WithWASI("*"))
 	c := join(t, s.ClientURL(), "c", host.NewConfig())
@@ -258,7 +247,7 @@ func TestRolloutRefusedByOneNode(t *testing.T) {
 // TestKilledBetweenPrepareAndFinish: a node dies after it prepared; the
 // rollout is decided without it and reports it; restarted, it converges.
 func TestKilledBetweenPrepareAndFinish(t *testing.T) {
-	s := startNATS(t)
+	s := natstest.StartNATS(t)
 	ms := fleet(t, s.ClientURL(), "a", "b", "c")
 	if _, err := ms[0].n.Load(ctx, []host.Source{counter(t, 1)}, false); err != nil {
 		t.Fatal(err)
@@ -289,7 +278,7 @@ func TestKilledBetweenPrepareAndFinish(t *testing.T) {
 // TestConcurrentRollouts: a rollout started while another runs gets
 // ErrBusy; the first one completes and no node runs a mix.
 func TestConcurrentRollouts(t *testing.T) {
-	s := startNATS(t)
+	s := natstest.StartNATS(t)
 	ms := fleet(t, s.ClientURL(), "a", "b", "c")
 	var second error
 	ms[0].n.afterPrepare = func() {
@@ -327,7 +316,7 @@ func TestConcurrentRollouts(t *testing.T) {
 // TestDownDuringTwoRollouts: a node that was down while two rollouts ran
 // starts on the latest versions, before it reports ready.
 func TestDownDuringTwoRollouts(t *testing.T) {
-	s := startNATS(t)
+	s := natstest.StartNATS(t)
 	ms := fleet(t, s.ClientURL(), "a", "b", "c")
 	if _, err := ms[0].n.Load(ctx, []host.Source{counter(t, 1)}, false); err != nil {
 		t.Fatal(err)
@@ -358,7 +347,7 @@ func TestDownDuringTwoRollouts(t *testing.T) {
 // every node: by a swap where the node still has it as old code, from the
 // code store where it was purged.
 func TestFleetRollback(t *testing.T) {
-	s := startNATS(t)
+	s := natstest.StartNATS(t)
 	ms := fleet(t, s.ClientURL(), "a", "b", "c")
 	if _, err := ms[0].n.Load(ctx, []host.Source{counter(t, 1)}, false); err != nil {
 		t.Fatal(err)
@@ -403,7 +392,7 @@ func TestFleetRollback(t *testing.T) {
 // TestClusterPurgeAndDelete: soft purge, purge and delete answer per
 // node; a deleted module does not come back on a node that joins later.
 func TestClusterPurgeAndDelete(t *testing.T) {
-	s := startNATS(t)
+	s := natstest.StartNATS(t)
 	ms := fleet(t, s.ClientURL(), "a", "b")
 	if _, err := ms[0].n.Load(ctx, []host.Source{{Name: "test", Wasm: guestexamples.Wasm("test_v1")}}, false); err != nil {
 		t.Fatal(err)
@@ -457,7 +446,7 @@ func TestClusterPurgeAndDelete(t *testing.T) {
 // TestChecksumRefused: bytes in the code store whose sha256 is not their
 // name are refused by every node; nothing changes.
 func TestChecksumRefused(t *testing.T) {
-	s := startNATS(t)
+	s := natstest.StartNATS(t)
 	ms := fleet(t, s.ClientURL(), "a", "b")
 	if _, err := ms[0].n.Load(ctx, []host.Source{counter(t, 1)}, false); err != nil {
 		t.Fatal(err)
@@ -475,7 +464,7 @@ func TestChecksumRefused(t *testing.T) {
 
 // TestNodeNames: a bad name and the name of a live node are refused.
 func TestNodeNames(t *testing.T) {
-	s := startNATS(t)
+	s := natstest.StartNATS(t)
 	join(t, s.ClientURL(), "a", host.NewConfig())
 	h, err := host.New(ctx, host.NewConfig().WithLog(nil))
 	if err != nil {
@@ -498,7 +487,7 @@ func TestNodeNames(t *testing.T) {
 // TestCallersDuringReloads: four callers per node call in tight loops
 // while the fleet reloads the module again and again: no call fails.
 func TestCallersDuringReloads(t *testing.T) {
-	s := startNATS(t)
+	s := natstest.StartNATS(t)
 	ms := fleet(t, s.ClientURL(), "a", "b", "c")
 	if _, err := ms[0].n.Load(ctx, []host.Source{counter(t, 1)}, false); err != nil {
 		t.Fatal(err)
@@ -560,7 +549,7 @@ func waitFor(t testing.TB, cond func() bool) {
 // not ready, says why in its heartbeat, is left out of rollouts, and
 // becomes ready once the fleet's versions are ones it can run.
 func TestJoinNotConverged(t *testing.T) {
-	s := startNATS(t)
+	s := natstest.StartNATS(t)
 	a := join(t, s.ClientURL(), "a", host.NewConfig().WithWASI("*"))
 	if _, err := a.n.Load(ctx, []host.Source{{Name: "reactor", Wasm: guestexamples.Wasm("wasi_reactor")}}, false); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/wasmhot/wasmhot/host"
+	"github.com/wasmhot/wasmhot/internal/natstest"
 )
 
 // proxy forwards TCP connections to a NATS server until cut: then it
@@ -75,7 +76,7 @@ func (p *proxy) url() string { return "nats://" + p.ln.Addr().String() }
 // rollout (it is not connected, which is not a refusal); once it
 // reconnects it converges to the desired versions on its own.
 func TestReconnectConverges(t *testing.T) {
-	s := startNATS(t)
+	s := natstest.StartNATS(t)
 	ms := fleet(t, s.ClientURL(), "a", "b")
 	target := s.ClientURL()[len("nats://"):]
 	px := newProxy(t, target)

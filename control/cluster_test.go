@@ -17,6 +17,7 @@ import (
 	"github.com/wasmhot/wasmhot/cluster"
 	"github.com/wasmhot/wasmhot/host"
 	"github.com/wasmhot/wasmhot/internal/fleettest"
+	"github.com/wasmhot/wasmhot/internal/natstest"
 )
 
 // fleetServer is a control server of a host joined to a fleet.
@@ -96,7 +97,7 @@ func wantSwitched(t *testing.T, what string, rep *cluster.Report, ss []*fleetSer
 // load's report, purge, rollback, soft purge and delete reach every node;
 // a rollout in flight refuses another; bad names change nothing.
 func TestClusterEndpoints(t *testing.T) {
-	ns := fleettest.StartNATS(t)
+	ns := natstest.StartNATS(t)
 	ctx := ctxT(t)
 	a, b := joinServer(t, ns.ClientURL(), "a"), joinServer(t, ns.ClientURL(), "b")
 	ss := []*fleetServer{a, b}

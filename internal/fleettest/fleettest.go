@@ -1,5 +1,5 @@
-// Package fleettest starts the pieces of a fleet for tests: an embedded
-// NATS server on loopback, and hosts of the test process joined to it.
+// Package fleettest joins hosts of the test process to a fleet, for tests
+// (the NATS server: package natstest).
 package fleettest
 
 import (
@@ -10,21 +10,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/wasmhot/wasmhot/cluster"
-	"github.com/wasmhot/wasmhot/cluster/natsembed"
 	"github.com/wasmhot/wasmhot/host"
 )
-
-// StartNATS starts an embedded NATS server with JetStream on a free
-// loopback port, shut down when the test ends.
-func StartNATS(t testing.TB) *natsembed.Server {
-	t.Helper()
-	s, err := natsembed.Start(natsembed.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Shutdown)
-	return s
-}
 
 // Member is a host of the test process joined to a fleet.
 type Member struct {
