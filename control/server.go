@@ -81,25 +81,20 @@ type Server struct {
 	promHTTP http.Handler // GET /metrics
 }
 
-// callRoutes are the routes that run guest code on the request's
-// goroutine: they take a call slot (admission.go). freeRoutes take no
-// slot: cheap reads, and code changes, which codeMu serialises. The
-// others take a work slot. cheapRoutes take no request slot either.
-var (
-	callRoutes  = map[string]bool{"/v1/call": true, "/v1/call-bytes": true}
-	cheapRoutes = map[string]bool{"/v1/modules": true, "/v1/logs": true, "/metrics": true, "/healthz": true, "/v1/cluster/status": true}
-	freeRoutes  = map[string]bool{
-		"/v1/modules": true, "/v1/logs": true, "/metrics": true, "/healthz": true,
-		"/v1/load": true, "/v1/purge": true, "/v1/soft-purge": true, "/v1/delete": true,
-		"/v1/rollback": true, "/v1/cluster/load": true, "/v1/cluster/rollback": true,
-		"/v1/cluster/delete": true, "/v1/cluster/purge": true, "/v1/cluster/soft-purge": true,
-		"/v1/cluster/status": true,
-	}
+// class says which slots a route's requests take (admission.go).
+type class int
+
+const (
+	work  class = iota // a request slot, then a work slot
+	call               // a request slot, then a call slot: guest code runs on the request's goroutine
+	code               // a request slot only: code changes, which codeMu serialises
+	cheap              // none: cheap reads
 )
 
 type route struct {
 	method string
 	handle func(s *Server, w http.ResponseWriter, r *http.Request) (any, error)
+	class  class
 	// small: the request names things and carries no bytes (a module, a
 	// function, a pid, numbers); its body is refused past
 	// SmallRequestBytes, before it is read.
@@ -122,32 +117,32 @@ func NewServer(opts Options) *Server {
 		opts.Gatherer = newGatherer(opts.Host)
 	}
 	s := &Server{opts: opts, admit: newAdmission(opts.MaxBodyBytes), routes: map[string]route{
-		"/v1/load":        {http.MethodPost, (*Server).load, false},
-		"/v1/soft-purge":  {http.MethodPost, (*Server).softPurge, true},
-		"/v1/purge":       {http.MethodPost, (*Server).purge, true},
-		"/v1/delete":      {http.MethodPost, (*Server).delete, true},
-		"/v1/rollback":    {http.MethodPost, (*Server).rollback, true},
-		"/v1/modules":     {http.MethodGet, (*Server).modules, false},
-		"/v1/spawn":       {http.MethodPost, (*Server).spawn, false},
-		"/v1/send":        {http.MethodPost, (*Server).send, false},
-		"/v1/procs":       {http.MethodGet, (*Server).procs, false},
-		"/v1/check":       {http.MethodPost, (*Server).check, true},
-		"/v1/call":        {http.MethodPost, (*Server).call, true},
-		"/v1/call-bytes":  {http.MethodPost, (*Server).callBytes, false},
-		"/v1/kill":        {http.MethodPost, (*Server).kill, true},
-		"/v1/suspend":     {http.MethodPost, (*Server).suspend, true},
-		"/v1/resume":      {http.MethodPost, (*Server).resume, true},
-		"/v1/change-code": {http.MethodPost, (*Server).changeCode, false},
-		"/v1/logs":        {http.MethodGet, (*Server).logs, false},
-		"/metrics":        {http.MethodGet, (*Server).metrics, false},
-		"/healthz":        {http.MethodGet, (*Server).healthz, false},
+		"/v1/load":        {http.MethodPost, (*Server).load, code, false},
+		"/v1/soft-purge":  {http.MethodPost, (*Server).softPurge, code, true},
+		"/v1/purge":       {http.MethodPost, (*Server).purge, code, true},
+		"/v1/delete":      {http.MethodPost, (*Server).delete, code, true},
+		"/v1/rollback":    {http.MethodPost, (*Server).rollback, code, true},
+		"/v1/modules":     {http.MethodGet, (*Server).modules, cheap, false},
+		"/v1/spawn":       {http.MethodPost, (*Server).spawn, work, false},
+		"/v1/send":        {http.MethodPost, (*Server).send, work, false},
+		"/v1/procs":       {http.MethodGet, (*Server).procs, work, false},
+		"/v1/check":       {http.MethodPost, (*Server).check, work, true},
+		"/v1/call":        {http.MethodPost, (*Server).call, call, true},
+		"/v1/call-bytes":  {http.MethodPost, (*Server).callBytes, call, false},
+		"/v1/kill":        {http.MethodPost, (*Server).kill, work, true},
+		"/v1/suspend":     {http.MethodPost, (*Server).suspend, work, true},
+		"/v1/resume":      {http.MethodPost, (*Server).resume, work, true},
+		"/v1/change-code": {http.MethodPost, (*Server).changeCode, work, false},
+		"/v1/logs":        {http.MethodGet, (*Server).logs, cheap, false},
+		"/metrics":        {http.MethodGet, (*Server).metrics, cheap, false},
+		"/healthz":        {http.MethodGet, (*Server).healthz, cheap, false},
 
-		"/v1/cluster/load":       {http.MethodPost, (*Server).clusterLoad, false},
-		"/v1/cluster/rollback":   {http.MethodPost, (*Server).clusterRollback, true},
-		"/v1/cluster/delete":     {http.MethodPost, (*Server).clusterDelete, true},
-		"/v1/cluster/purge":      {http.MethodPost, (*Server).clusterPurge, true},
-		"/v1/cluster/soft-purge": {http.MethodPost, (*Server).clusterSoftPurge, true},
-		"/v1/cluster/status":     {http.MethodGet, (*Server).clusterStatus, false},
+		"/v1/cluster/load":       {http.MethodPost, (*Server).clusterLoad, code, false},
+		"/v1/cluster/rollback":   {http.MethodPost, (*Server).clusterRollback, code, true},
+		"/v1/cluster/delete":     {http.MethodPost, (*Server).clusterDelete, code, true},
+		"/v1/cluster/purge":      {http.MethodPost, (*Server).clusterPurge, code, true},
+		"/v1/cluster/soft-purge": {http.MethodPost, (*Server).clusterSoftPurge, code, true},
+		"/v1/cluster/status":     {http.MethodGet, (*Server).clusterStatus, cheap, false},
 	}}
 	s.promHTTP = s.newMetricsHandler()
 	return s
@@ -211,20 +206,20 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			return
 		}
 	}
-	if !cheapRoutes[r.URL.Path] {
+	var slots chan struct{} // the handler's: none for cheap reads and code changes
+	switch rt.class {
+	case work:
+		slots = s.admit.work
+	case call:
+		slots = s.admit.calls
+	}
+	if rt.class != cheap {
 		release, err := take(r.Context(), s.admit.requests)
 		if err != nil {
 			writeError(w, toError(err))
 			return
 		}
 		defer release()
-	}
-	slots := s.admit.work
-	switch {
-	case callRoutes[r.URL.Path]:
-		slots = s.admit.calls
-	case freeRoutes[r.URL.Path]:
-		slots = nil
 	}
 	// The answer is encoded in the slot too: a large one (procs of
 	// thousands of processes) is work like the handler's.
@@ -313,13 +308,9 @@ func (s *Server) answer(w http.ResponseWriter, res any, err error) {
 		writeError(w, toError(err))
 		return
 	}
-	switch res := res.(type) {
-	case nil:
-	case jsonAnswer:
+	if b, ok := res.(jsonAnswer); ok { // nil: the handler wrote its answer
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(res)
-	default:
-		writeJSON(w, http.StatusOK, res)
+		_, _ = w.Write(b)
 	}
 }
 
