@@ -264,30 +264,77 @@ func TestClientReusesConnection(t *testing.T) {
 }
 
 // TestReadAll: a body is read whole and exactly, whatever its declared
-// length, and a declared length larger than what comes does not make the
-// buffer larger than firstBodyBuffer.
+// length; a declared length larger than what comes does not make the
+// buffer larger than firstBodyBuffer, and a body of its declared length
+// fits a buffer of the pool's size for it (not one twice as large for the
+// read that sees the end).
 func TestReadAll(t *testing.T) {
+	pool := &bodyPool{}
 	for _, tc := range []struct {
 		size     int
 		declared int64
 	}{
 		{0, 0}, {0, -1}, {1, 1}, {511, -1}, {512, -1}, {513, 513}, {firstBodyBuffer, firstBodyBuffer},
-		{firstBodyBuffer + 1, firstBodyBuffer + 1}, {3<<20 + 7, 3<<20 + 7}, {100_000, -1}, {10, 50_000_000},
+		{firstBodyBuffer + 1, firstBodyBuffer + 1}, {1 << 20, 1 << 20}, {3<<20 + 7, 3<<20 + 7}, {100_000, -1},
+		{10, 50_000_000}, {40 << 20, 40 << 20},
 	} {
 		body := make([]byte, tc.size)
 		for i := range body {
 			body[i] = byte(i * 7)
 		}
-		got, err := readAll(io.LimitReader(&pieces{b: body, n: 1000}, int64(tc.size)), tc.declared)
+		got, err := readAll(io.LimitReader(&pieces{b: body, n: 1000}, int64(tc.size)), tc.declared, pool)
 		if err != nil || !bytes.Equal(got, body) {
 			t.Errorf("size %d declared %d: %d bytes, %v", tc.size, tc.declared, len(got), err)
 		}
 		if tc.declared > int64(tc.size) && cap(got) > firstBodyBuffer {
 			t.Errorf("size %d declared %d: buffer of %d bytes", tc.size, tc.declared, cap(got))
 		}
+		if c, ok := poolClass(tc.size); ok && tc.declared == int64(tc.size) && tc.size >= firstBodyBuffer && cap(got) != firstBodyBuffer<<c {
+			t.Errorf("size %d declared %d: buffer of %d bytes, want %d", tc.size, tc.declared, cap(got), firstBodyBuffer<<c)
+		}
+		pool.put(got)
+		if pool.kept > poolMaxBytes {
+			t.Fatalf("the pool keeps %d bytes, more than %d", pool.kept, poolMaxBytes)
+		}
 	}
-	if _, err := readAll(iotest.ErrReader(errors.New("cut")), 10); err == nil || err.Error() != "cut" {
+	if _, err := readAll(iotest.ErrReader(errors.New("cut")), 10, pool); err == nil || err.Error() != "cut" {
 		t.Errorf("a failing reader: %v", err)
+	}
+}
+
+// TestBodyPool: buffers given back are handed out again, emptied; the
+// pool keeps only its sizes, at most poolPerClass of each and
+// poolMaxBytes in all.
+func TestBodyPool(t *testing.T) {
+	p := &bodyPool{}
+	b := p.get(1 << 20)
+	if len(b) != 0 || cap(b) != 1<<20 {
+		t.Fatalf("get(1 MiB): len %d cap %d", len(b), cap(b))
+	}
+	b = append(b, "dirty"...)
+	p.put(b)
+	if again := p.get(600 << 10); cap(again) != 1<<20 || len(again) != 0 || &again[:1][0] != &b[0] {
+		t.Fatalf("get(600 KiB) after a put of 1 MiB: len %d cap %d, not the same buffer", len(again), cap(again))
+	}
+	p.put(make([]byte, 0, 100_000)) // not a pooled size
+	p.put(make([]byte, 0, 512))
+	if p.kept != 0 {
+		t.Fatalf("odd sizes kept: %d bytes", p.kept)
+	}
+	for range poolPerClass + 3 {
+		p.put(make([]byte, 0, firstBodyBuffer))
+	}
+	if n := len(p.free[0]); n != poolPerClass {
+		t.Fatalf("%d buffers of the first size kept, want %d", n, poolPerClass)
+	}
+	for range 3 {
+		p.put(make([]byte, 0, firstBodyBuffer<<(poolClasses-1)))
+	}
+	if p.kept > poolMaxBytes {
+		t.Fatalf("the pool keeps %d bytes, more than %d", p.kept, poolMaxBytes)
+	}
+	if b := p.get(64 << 20); cap(b) != 64<<20 {
+		t.Fatalf("get(64 MiB): cap %d", cap(b))
 	}
 }
 

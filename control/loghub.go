@@ -71,10 +71,21 @@ func NewHub(out io.Writer, keep int) *Hub {
 // Write implements io.Writer. The host writes whole lines, but partial
 // writes are joined.
 func (h *Hub) Write(p []byte) (int, error) {
+	n := len(p)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.out != nil {
 		_, _ = h.out.Write(p)
+	}
+	if len(h.partial) == 0 && len(p) > 0 && p[len(p)-1] == '\n' {
+		// Whole lines, as the host writes them: published from p, whose
+		// bytes each line's string copies once.
+		for len(p) > 0 {
+			i := bytes.IndexByte(p, '\n')
+			h.publish(string(p[:i]))
+			p = p[i+1:]
+		}
+		return n, nil
 	}
 	h.partial = append(h.partial, p...)
 	for {
@@ -88,7 +99,7 @@ func (h *Hub) Write(p []byte) (int, error) {
 	if len(h.partial) == 0 {
 		h.partial = nil // let a large buffer go
 	}
-	return len(p), nil
+	return n, nil
 }
 
 func (h *Hub) publish(line string) {

@@ -1,7 +1,6 @@
 package control
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -78,6 +77,7 @@ type Server struct {
 
 	routes   map[string]route
 	admit    *admission   // request bodies and calls in flight
+	bodies   *bodyPool    // the buffers of request bodies (body.go)
 	promHTTP http.Handler // GET /metrics
 }
 
@@ -116,7 +116,7 @@ func NewServer(opts Options) *Server {
 	if opts.Gatherer == nil {
 		opts.Gatherer = newGatherer(opts.Host)
 	}
-	s := &Server{opts: opts, admit: newAdmission(opts.MaxBodyBytes), routes: map[string]route{
+	s := &Server{opts: opts, admit: newAdmission(opts.MaxBodyBytes), bodies: &bodyPool{}, routes: map[string]route{
 		"/v1/load":        {http.MethodPost, (*Server).load, code, false},
 		"/v1/soft-purge":  {http.MethodPost, (*Server).softPurge, code, true},
 		"/v1/purge":       {http.MethodPost, (*Server).purge, code, true},
@@ -205,6 +205,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			writeError(w, toError(err))
 			return
 		}
+		defer s.bodies.put(r.Body.(*bodyBytes).b) // once answered
 	}
 	var slots chan struct{} // the handler's: none for cheap reads and code changes
 	switch rt.class {
@@ -225,65 +226,6 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	// thousands of processes) is work like the handler's.
 	res, err := s.admit.run(r.Context(), slots, func() (any, error) { return encoded(rt.handle(s, w, r)) })
 	s.answer(w, res, err)
-}
-
-// readBody reads r's body whole, within limit and the bodies' bound, and
-// leaves it in r.Body for the handler (a *bodyBytes).
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) error {
-	b, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return tooLarge(limit)
-	case errors.Is(err, errBusy):
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeBusy, Message: errBusy.Error()}
-	case err != nil:
-		return badRequest("reading the request: %v", err)
-	}
-	r.Body = &bodyBytes{Reader: bytes.NewReader(b), b: b}
-	return nil
-}
-
-// bodyBytes is a request body read whole: handlers that take the body as
-// it is (raw sends) use its bytes without copying them.
-type bodyBytes struct {
-	*bytes.Reader
-	b []byte
-}
-
-func (*bodyBytes) Close() error { return nil }
-
-// firstBodyBuffer is the most a body's buffer starts with, whatever its
-// declared length: a client that declares a large body and sends little
-// holds little (bodies are counted as they are read, admission.go).
-const firstBodyBuffer = 64 << 10
-
-// readAll reads rd to its end, into a buffer that starts at the declared
-// length (at most firstBodyBuffer) and doubles as the bytes come.
-// io.ReadAll grows its buffer by a quarter at a time, copying a 1 MiB
-// body some twenty times: in a soak with 1 MiB requests, that was a tenth
-// of the node's CPU.
-func readAll(rd io.Reader, declared int64) ([]byte, error) {
-	n := int64(512)
-	if declared >= 0 {
-		n = min(declared+1, firstBodyBuffer) // +1: the read that sees EOF needs room
-	}
-	b := make([]byte, 0, n)
-	for {
-		if len(b) == cap(b) {
-			nb := make([]byte, len(b), 2*cap(b))
-			copy(nb, b)
-			b = nb
-		}
-		k, err := rd.Read(b[len(b):cap(b)])
-		b = b[:len(b)+k]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
 }
 
 // jsonAnswer is an answer encoded as JSON, with its final newline.

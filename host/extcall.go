@@ -155,7 +155,8 @@ func (h *Host) logLine(c *code, p *process, line []byte) {
 	if !h.logOut.Room(min(len(line), MaxLogLine) + logPrefixMax) {
 		return // the queue is full: dropped (and counted) before formatting
 	}
-	var b []byte
+	// One buffer of the line's final size, handed to the queue as it is.
+	b := make([]byte, 0, logPrefixMax+min(len(line), MaxLogLine)+1)
 	if c != nil {
 		b = append(b, c.ver.Name...)
 		b = append(b, " v"...)
@@ -177,7 +178,7 @@ func (h *Host) logLine(c *code, p *process, line []byte) {
 		b = append(b, line...)
 	}
 	b = append(b, '\n')
-	_, _ = h.logOut.Write(b)
+	h.logOut.Put(b)
 }
 
 // MaxLogLine is the longest guest log line kept whole, in bytes; a longer

@@ -39,20 +39,31 @@ func New(out io.Writer, maxBytes int) *Writer {
 // queue is full, p is dropped and counted; Write still reports success,
 // since a log line must not fail the code that logs it.
 func (w *Writer) Write(p []byte) (int, error) {
+	w.put(p, true)
+	return len(p), nil
+}
+
+// Put is Write for a caller that hands p over: p is queued as it is, not
+// copied, and the caller must not change it after.
+func (w *Writer) Put(p []byte) { w.put(p, false) }
+
+func (w *Writer) put(p []byte, copied bool) {
 	w.mu.Lock()
 	if w.closed || w.queued+len(p) > w.max {
 		w.dropped++
 		w.mu.Unlock()
-		return len(p), nil
+		return
 	}
-	w.queue = append(w.queue, append([]byte(nil), p...))
+	if copied {
+		p = append([]byte(nil), p...)
+	}
+	w.queue = append(w.queue, p)
 	w.queued += len(p)
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
 	default:
 	}
-	return len(p), nil
 }
 
 // Room reports whether a write of n bytes would be queued now. When it
