@@ -182,17 +182,40 @@ func read(m api.Module, ptr, n uint64) ([]byte, bool) {
 const copyChunk = 256 << 10
 
 // copyInChunks copies src to dst (len(dst) >= len(src)) a chunk at a
-// time. One copy is a single memmove, which the Go scheduler cannot
-// preempt, and a state or message may be 16 MiB of a guest's memory,
-// whose pages may not be resident yet: in a soak trace, processes setting
-// such states ran 40–80 ms at a stretch before the scheduler's preemption
-// (due after 10 ms) landed, just after set_state returned; meanwhile no
-// other goroutine ran on that CPU and no stop-the-world could begin.
-// Between chunks the goroutine can be preempted.
+// time, and gives up its CPU (runtime.Gosched) between chunks once it has
+// copied for yieldEvery. One copy is a single memmove, which the Go
+// scheduler cannot preempt, and a state or message may be 16 MiB of a
+// guest's memory, whose pages may not be resident yet. Chunks alone did
+// not help: a loop of copies has no point where the goroutine checks for
+// preemption, and the scheduler's signal, due after 10 ms, lands inside
+// memmove nearly always, where it cannot stop the goroutine. In a soak
+// trace, processes setting 16 MiB states in a loop still ran 30–70 ms at
+// a stretch, copying; meanwhile no other goroutine ran on that CPU and
+// the garbage collector spun waiting to scan their stacks.
 func copyInChunks(dst, src []byte) {
+	if len(src) <= copyChunk {
+		copy(dst, src)
+		return
+	}
+	last := time.Now()
 	for n := 0; n < len(src); n += copyChunk {
 		copy(dst[n:], src[n:min(len(src), n+copyChunk)])
+		if now := time.Now(); now.Sub(last) >= yieldEvery {
+			runtime.Gosched()
+			last = time.Now()
+		}
 	}
+}
+
+// write copies b into the guest's memory at ptr, as Memory.Write does,
+// a chunk at a time (copyInChunks); false when it does not fit.
+func write(m api.Module, ptr uint32, b []byte) bool {
+	dst, ok := m.Memory().Read(ptr, uint32(len(b)))
+	if !ok {
+		return false
+	}
+	copyInChunks(dst, b)
+	return true
 }
 
 // clone copies b into a new slice (nil when b is empty), large ones in
@@ -328,7 +351,7 @@ func (h *Host) abiReceive(ctx context.Context, m api.Module, stack []uint64) {
 		msg, n, ok := p.mbox.take(int(capacity))
 		if ok {
 			if n <= int(capacity) {
-				m.Memory().Write(ptr, msg)
+				write(m, ptr, msg)
 			}
 			stack[0] = i32Code(int32(n))
 			return
@@ -396,7 +419,7 @@ func (h *Host) abiState(ctx context.Context, m api.Module, stack []uint64) {
 	st := p.state
 	p.mu.Unlock()
 	if len(st) <= int(capacity) {
-		m.Memory().Write(ptr, st)
+		write(m, ptr, st)
 	}
 	stack[0] = i32Code(int32(len(st)))
 }

@@ -178,7 +178,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	}
 	m.charged = int64(newCap)
 	nb := make([]byte, size, newCap)
-	copy(nb, m.buf)
+	copyInChunks(nb, m.buf)
 	m.buf = nb
 	return m.buf
 }
@@ -210,7 +210,7 @@ func (m *linearMemory) growMapped(size uint64) (_ []byte, ok bool) {
 	}
 	mp.committed = size
 	if m.mapped == nil {
-		copy(mp.b, m.buf)
+		copyInChunks(mp.b, m.buf)
 		m.mapped = mp
 		// The family keeps the memory reachable while its goroutine may
 		// run in it; the range is unmapped once neither is (or at Free,

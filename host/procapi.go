@@ -84,7 +84,7 @@ func (h *Host) Send(pid PID, msg []byte) error {
 		return fmt.Errorf("send to %s: %w: %d bytes, limit %d", pid, ErrLimit, len(msg), h.cfg.maxMessageSize)
 	}
 	p := h.procs.byPID(pid)
-	switch h.send(p, append([]byte(nil), msg...)) {
+	switch h.send(p, clone(msg)) {
 	case putOK:
 		return nil
 	case putFull:
