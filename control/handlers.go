@@ -227,7 +227,9 @@ func (s *Server) procs(w http.ResponseWriter, r *http.Request) (any, error) {
 		}
 		return res, nil
 	}
-	for _, p := range s.opts.Host.Processes() {
+	ps := s.opts.Host.Processes()
+	res.Processes = make([]Process, 0, len(ps))
+	for _, p := range ps {
 		if all || p.Status != host.Exited {
 			res.Processes = append(res.Processes, processJSON(p))
 		}

@@ -69,6 +69,7 @@ type Config struct {
 	startTimeout     time.Duration
 	cacheDir         string
 	log              io.Writer
+	logRate          int
 	logger           *slog.Logger
 	codePath         []string
 	interactive      bool
@@ -92,6 +93,7 @@ func NewConfig() Config {
 		purgeGrace:       DefaultPurgeGrace,
 		startTimeout:     DefaultStartTimeout,
 		log:              os.Stderr,
+		logRate:          DefaultLogRate,
 		interactive:      true,
 	}
 }
@@ -201,6 +203,14 @@ func (c Config) WithStartTimeout(d time.Duration) Config { c.startTimeout = d; r
 // compiling them again. Empty (the default): an in-memory cache only.
 func (c Config) WithCompilationCacheDir(dir string) Config { c.cacheDir = dir; return c }
 
+// WithLogRate bounds the guest log lines the host takes, in bytes a
+// second over the host (each line counted at its length, cut at
+// MaxLogLine, plus its prefix), with a burst of one second's worth: 0 for
+// no bound, else at least 64 KiB. Lines past it are dropped and counted
+// (Stats.LogLinesDropped), and the next line taken is preceded by one
+// saying how many. Default: DefaultLogRate.
+func (c Config) WithLogRate(bytesPerSecond int) Config { c.logRate = bytesPerSecond; return c }
+
 // WithLog sets where guest log lines go (nil: discard).
 func (c Config) WithLog(w io.Writer) Config {
 	if w == nil {
@@ -266,6 +276,9 @@ func (c Config) Validate() error {
 	}
 	if c.startTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("start timeout %v: want > 0", c.startTimeout))
+	}
+	if c.logRate < 0 || (c.logRate > 0 && c.logRate < minLogRate) {
+		errs = append(errs, fmt.Errorf("log rate %d bytes a second: want 0 (no bound) or >= %d", c.logRate, minLogRate))
 	}
 	if c.callTimeout < 0 {
 		errs = append(errs, fmt.Errorf("call timeout %v: want >= 0", c.callTimeout))

@@ -71,7 +71,7 @@ type nodeStats struct {
 	log *slog.Logger // nil: events are counted, not logged
 
 	loads, loadFailures, purges, deletes atomic.Uint64
-	rollbacks                            atomic.Uint64
+	rollbacks, logDropped                atomic.Uint64
 	spawns, upgrades, callFailures       atomic.Uint64
 	exits                                [len(exitReasons)]atomic.Uint64
 	calls                                [callStripes]stripe
@@ -361,6 +361,10 @@ type Stats struct {
 	Modules, OldVersions int
 	// Memory is what the node's memory budget holds ([Host.MemoryUsage]).
 	Memory MemoryUsage
+	// LogLinesDropped counts the log lines dropped: guest lines over the
+	// log rate ([Config.WithLogRate]) and lines that found the queue to
+	// a slow log output full.
+	LogLinesDropped uint64
 	// Reload is the time each successful load took, one observation per
 	// batch: from the start of preparing the code (reading, compiling,
 	// checking, the trial instance) to the switch, a reload's purge of the
@@ -398,6 +402,7 @@ func (h *Host) Stats() Stats {
 		Exits:        make(map[Reason]uint64, len(exitReasons)),
 		Memory:       h.MemoryUsage(),
 	}
+	st.LogLinesDropped = s.logDropped.Load() + uint64(h.logOut.Dropped())
 	st.Calls = s.callsTotal()
 	for i, r := range exitReasons {
 		st.Exits[r] = s.exits[i].Load()

@@ -152,7 +152,18 @@ func (h *Host) guestBytesCall(ctx context.Context, p *process, t *target, data [
 // logLine writes one guest log line, prefixed by module, vsn and pid. c
 // or p may be nil (a line of the host's own, or from a Go call).
 func (h *Host) logLine(c *code, p *process, line []byte) {
-	if !h.logOut.Room(min(len(line), MaxLogLine) + logPrefixMax) {
+	n := min(len(line), MaxLogLine) + logPrefixMax
+	if c != nil { // a guest's line
+		ok, dropped := h.logRate.take(n)
+		if !ok {
+			h.stats.logDropped.Add(1)
+			return // over the rate: dropped before formatting (lograte.go)
+		}
+		if dropped > 0 {
+			h.logLine(nil, nil, h.logRate.notice(dropped))
+		}
+	}
+	if !h.logOut.Room(n) {
 		return // the queue is full: dropped (and counted) before formatting
 	}
 	// One buffer of the line's final size, handed to the queue as it is.

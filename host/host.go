@@ -43,7 +43,8 @@ type Host struct {
 	procs procTable
 	insts sync.Map // api.Module -> *instance
 
-	logOut *logbuf.Writer // guest log lines on their way to cfg.log
+	logOut  *logbuf.Writer // guest log lines on their way to cfg.log
+	logRate *logRate       // the bound on guest log lines (lograte.go)
 	// guard checks the compilation cache directory (nil: none).
 	guard *cacheGuard
 
@@ -108,6 +109,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		stats:   nodeStats{log: cfg.logger},
 	}
 	h.logOut = logbuf.New(cfg.log, logQueueBytes)
+	h.logRate = newLogRate(cfg.logRate)
 	if len(unverified) > 0 {
 		h.logLine(nil, nil, fmt.Appendf(nil, "compilation cache %s: removed %d entries that do not match its index (they will be compiled again): %s",
 			cfg.cacheDir, len(unverified), strings.Join(unverified[:min(len(unverified), 5)], ", ")))

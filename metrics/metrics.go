@@ -29,6 +29,7 @@
 //	memory_used_bytes            gauge      bytes charged to it now
 //	memory_peak_bytes            gauge      the most charged at once
 //	memory_refusals_total        counter    charges refused for want of budget
+//	log_lines_dropped_total      counter    log lines dropped: over the log rate, or a slow log output
 //	reload_seconds               histogram  time of each successful load, from its start to the switch
 package metrics
 
@@ -46,7 +47,7 @@ type Collector struct {
 	h *host.Host
 
 	loads, loadFailures, purges, deletes  *prometheus.Desc
-	rollbacks                             *prometheus.Desc
+	rollbacks, logDropped                 *prometheus.Desc
 	spawns, upgrades, calls, callFailures *prometheus.Desc
 	exits, processes, modules, old        *prometheus.Desc
 	memBudget, memUsed, memPeak, refusals *prometheus.Desc
@@ -79,6 +80,7 @@ func NewCollector(h *host.Host, constLabels prometheus.Labels) *Collector {
 		memUsed:      d("memory_used_bytes", "Bytes charged to the node's memory budget now."),
 		memPeak:      d("memory_peak_bytes", "The most bytes ever charged to the memory budget at once."),
 		refusals:     d("memory_refusals_total", "Charges the memory budget refused (each a failed grow, send, spawn, load...)."),
+		logDropped:   d("log_lines_dropped_total", "Log lines dropped: guest lines over the node's log rate, and lines that found the queue to a slow log output full."),
 		reload:       d("reload_seconds", "Time of each successful load or reload, from the start of preparing the code to the switch."),
 	}
 }
@@ -87,7 +89,7 @@ func NewCollector(h *host.Host, constLabels prometheus.Labels) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.loads, c.loadFailures, c.purges, c.deletes, c.rollbacks, c.spawns, c.upgrades, c.calls, c.callFailures,
-		c.exits, c.processes, c.modules, c.old, c.memBudget, c.memUsed, c.memPeak, c.refusals, c.reload,
+		c.exits, c.processes, c.modules, c.old, c.memBudget, c.memUsed, c.memPeak, c.refusals, c.logDropped, c.reload,
 	} {
 		ch <- d
 	}
@@ -107,6 +109,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.purges, st.Purges)
 	counter(c.deletes, st.Deletes)
 	counter(c.rollbacks, st.Rollbacks)
+	counter(c.logDropped, st.LogLinesDropped)
 	counter(c.spawns, st.Spawns)
 	counter(c.upgrades, st.Upgrades)
 	counter(c.calls, st.Calls)

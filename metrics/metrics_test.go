@@ -103,6 +103,7 @@ func TestCollector(t *testing.T) {
 		{"wasmhot_old_versions", map[string]string{"node": "a"}, 1},
 		{"wasmhot_reload_seconds", map[string]string{"node": "a"}, 2},
 		{"wasmhot_memory_budget_bytes", map[string]string{"node": "a"}, 64 << 20},
+		{"wasmhot_log_lines_dropped_total", map[string]string{"node": "a"}, 0},
 		{"wasmhot_process_exits_total", map[string]string{"node": "a", "reason": "killed"}, 0},
 		{"wasmhot_processes", map[string]string{"node": "a", "status": "running"}, 0},
 	} {

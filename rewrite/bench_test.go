@@ -27,7 +27,7 @@ func BenchmarkFuel(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	framed, _, err := rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, Link: true, InitialFuel: 100_000, MaxFrames: 50_000})
+	framed, _, err := rewrite.Rewrite(wasm, rewrite.Options{Fuel: true, Link: true, InitialFuel: 100_000, MaxFrames: 10_000}) // host.MaxFrames
 	if err != nil {
 		b.Fatal(err)
 	}

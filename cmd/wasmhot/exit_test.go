@@ -64,6 +64,8 @@ func TestExitCodes(t *testing.T) {
 		{"inspect", []string{"inspect", "--name", "Bad", probe}, false, false, `wasmhot: inspect: --name "Bad" is not a module name`},
 		{"inspect start timeout", []string{"inspect", "--start-timeout", "0s", probe}, false, false, "wasmhot: inspect: bad config: start timeout 0s: want > 0"},
 		{"serve start timeout", []string{"serve", "--start-timeout", "-1s"}, false, false, "wasmhot: serve: bad config: start timeout -1s: want > 0"},
+		{"serve log rate", []string{"serve", "--log-rate", "1000"}, false, false, "wasmhot: serve: bad config: log rate 1000 bytes a second: want 0 (no bound) or >= 65536"},
+		{"serve log rate not a size", []string{"serve", "--log-rate", "fast"}, false, false, "wasmhot: serve: --log-rate \"fast\": want a rate of at most 2GiB (a second), e.g. 4MiB"},
 		{"bench", []string{"bench", "--bogus"}, false, false, "wasmhot: bench: unknown flag --bogus"},
 		{"vsn", []string{"vsn"}, false, false, "wasmhot: vsn: want FILE [TAG], got 0 argument(s)"},
 		{"unknown command", []string{"bogus"}, false, false, `wasmhot: unknown command "bogus"`},

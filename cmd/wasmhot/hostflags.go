@@ -45,6 +45,7 @@ func hostFlags(extra ...cli.Flag) []cli.Flag {
 			Value: "auto",
 			Usage: "memory the node holds for guests (linear memories, messages, states, processes, compiled code), e.g. `512MiB`, 2GiB; auto: 3/4 of the machine's or cgroup's memory; 0: no bound. Also sets the Go runtime's soft memory limit unless GOMEMLIMIT is set",
 		},
+		&cli.StringFlag{Name: "log-rate", Value: "4MiB", Usage: "guest log lines the node takes, in bytes a second (e.g. `4MiB`; a second's worth in a burst); lines past it are dropped and counted; 0: no bound"},
 		&cli.IntFlag{Name: "max-module-size", Value: host.DefaultMaxModuleSize, Usage: "bytes per module"},
 		&cli.IntFlag{Name: "max-modules", Value: host.DefaultMaxModules, Usage: "loaded modules"},
 		&cli.DurationFlag{Name: "call-timeout", Usage: "bound on each call made through the node (0: none; stops spinning guests only with --exec sandboxed)"},
@@ -97,6 +98,11 @@ func hostConfig(c *cli.Context) (host.Config, error) {
 		}
 		cfg = cfg.WithMemoryBudget(n)
 	}
+	n, err := parseBytes(c.String("log-rate"))
+	if err != nil || n > math.MaxInt32 {
+		return bad("--log-rate %q: want a rate of at most 2GiB (a second), e.g. 4MiB", c.String("log-rate"))
+	}
+	cfg = cfg.WithLogRate(int(n))
 	if err := cfg.Validate(); err != nil {
 		return bad("%s", strings.TrimPrefix(err.Error(), "host: "))
 	}
