@@ -56,6 +56,22 @@ func (*bodyBytes) Close() error { return nil }
 // holds little (bodies are counted as they are read, admission.go).
 const firstBodyBuffer = 64 << 10
 
+// refusedDrainBytes bounds the body of a request refused for its declared
+// length that the node still reads, and drops, before it answers. A
+// connection closed with bytes unread is reset, and a client still
+// writing its body then fails with "broken pipe" or "connection reset"
+// instead of reading the refusal (in a soak, 6 of 5,095 calls with 1 MiB
+// names). A larger body is left unread: its client may see the reset.
+const refusedDrainBytes = 8 << 20
+
+// drainRefused reads and drops r's body when its declared length is at
+// most refusedDrainBytes.
+func drainRefused(r *http.Request) {
+	if r.ContentLength > 0 && r.ContentLength <= refusedDrainBytes {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}
+}
+
 // readAll reads rd to its end, into a buffer that starts at the declared
 // length (at most firstBodyBuffer) and doubles as the bytes come, taking
 // its buffers from pool and giving back those it outgrows. io.ReadAll

@@ -456,3 +456,37 @@ func slowClient(t *testing.T, addr, head string) net.Conn {
 	}
 	return c
 }
+
+// TestRefusedBodiesAnswered: a request refused for its declared size
+// before its body is read still gets its answer, and its client can write
+// the whole body: the node reads (and drops) a body of up to
+// refusedDrainBytes before it answers. A connection closed on unread
+// bytes is reset, and a client still writing then fails with "broken
+// pipe" or "connection reset" instead of reading the refusal.
+func TestRefusedBodiesAnswered(t *testing.T) {
+	addr := tcpServer(t, Options{}, "")
+	for i := range 3 {
+		body := `{"module":"m","function":"` + strings.Repeat("f", refusedDrainBytes-64) + `"}`
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrote := make(chan error, 1)
+		go func() {
+			_, err := fmt.Fprintf(c, "POST /v1/call HTTP/1.1\r\nHost: n\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+			wrote <- err
+		}()
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("request %d: %v, want a 413 answer", i, err)
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if resp.StatusCode != 413 || !strings.Contains(string(b), `"too_large"`) {
+			t.Fatalf("request %d: %d %s", i, resp.StatusCode, b)
+		}
+		if err := <-wrote; err != nil {
+			t.Fatalf("request %d: writing the body: %v", i, err)
+		}
+		c.Close()
+	}
+}

@@ -195,6 +195,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			limit = min(limit, SmallRequestBytes)
 		}
 		if r.ContentLength > limit {
+			drainRefused(r)
 			writeError(w, tooLarge(limit))
 			return
 		}
