@@ -90,6 +90,13 @@ func (h *Host) instantiateABI(ctx context.Context) error {
 			p := procFrom(ctx)
 			defer h.recoverHost(p, name)
 			if p != nil {
+				if p.killed() {
+					// Killed: its instance is closed, but the guest runs
+					// on to its next tick, which a loop of host calls
+					// (log, send) reaches only after tens of thousands
+					// of them.
+					exit(p, Killed, nil)
+				}
 				p.enterHost()
 				defer p.leaveHost()
 				p.hostYield()
@@ -481,6 +488,15 @@ func (h *Host) abiLog(ctx context.Context, m api.Module, stack []uint64) {
 	var c *code
 	if in := h.instanceOf(m); in != nil {
 		c = in.code
+	} else if p != nil {
+		// An instance closed under its running guest is no longer
+		// registered; the line is still the guest's (and counts against
+		// the log rate).
+		p.mu.Lock()
+		if p.inst != nil {
+			c = p.inst.code
+		}
+		p.mu.Unlock()
 	}
 	h.logLine(c, p, line)
 }
