@@ -71,35 +71,34 @@ func NewHub(out io.Writer, keep int) *Hub {
 // Write implements io.Writer. The host writes whole lines, but partial
 // writes are joined.
 func (h *Hub) Write(p []byte) (int, error) {
-	n := len(p)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.out != nil {
 		_, _ = h.out.Write(p)
 	}
-	if len(h.partial) == 0 && len(p) > 0 && p[len(p)-1] == '\n' {
-		// Whole lines, as the host writes them: published from p, whose
-		// bytes each line's string copies once.
-		for len(p) > 0 {
-			i := bytes.IndexByte(p, '\n')
-			h.publish(string(p[:i]))
-			p = p[i+1:]
-		}
-		return n, nil
+	// Whole lines, as the host writes them, are published straight from
+	// p (each line's string copies its bytes once); a line cut across
+	// writes is joined in partial first.
+	rest := p
+	if len(h.partial) > 0 || !bytes.HasSuffix(p, []byte{'\n'}) {
+		h.partial = append(h.partial, p...)
+		rest = h.partial
 	}
-	h.partial = append(h.partial, p...)
 	for {
-		i := bytes.IndexByte(h.partial, '\n')
+		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
 			break
 		}
-		h.publish(string(h.partial[:i]))
-		h.partial = h.partial[i+1:]
+		h.publish(string(rest[:i]))
+		rest = rest[i+1:]
 	}
-	if len(h.partial) == 0 {
-		h.partial = nil // let a large buffer go
+	if len(h.partial) > 0 {
+		h.partial = rest
+		if len(rest) == 0 {
+			h.partial = nil // let a large buffer go
+		}
 	}
-	return n, nil
+	return len(p), nil
 }
 
 func (h *Hub) publish(line string) {

@@ -167,7 +167,7 @@ func (h *Host) logLine(c *code, p *process, line []byte) {
 		return // the queue is full: dropped (and counted) before formatting
 	}
 	// One buffer of the line's final size, handed to the queue as it is.
-	b := make([]byte, 0, logPrefixMax+min(len(line), MaxLogLine)+1)
+	b := make([]byte, 0, n+1)
 	if c != nil {
 		b = append(b, c.ver.Name...)
 		b = append(b, " v"...)

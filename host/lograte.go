@@ -61,7 +61,7 @@ func (l *logRate) take(n int) (ok bool, dropped int) {
 	return true, dropped
 }
 
-// rateNotice is the line that says how many guest log lines were dropped.
+// notice is the line that says how many guest log lines were dropped.
 func (l *logRate) notice(dropped int) []byte {
 	return fmt.Appendf(nil, "%d guest log line(s) dropped: over the node's log rate of %d bytes a second", dropped, int(l.rate))
 }

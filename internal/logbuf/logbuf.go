@@ -47,14 +47,14 @@ func (w *Writer) Write(p []byte) (int, error) {
 // copied, and the caller must not change it after.
 func (w *Writer) Put(p []byte) { w.put(p, false) }
 
-func (w *Writer) put(p []byte, copied bool) {
+func (w *Writer) put(p []byte, mustCopy bool) {
 	w.mu.Lock()
 	if w.closed || w.queued+len(p) > w.max {
 		w.dropped++
 		w.mu.Unlock()
 		return
 	}
-	if copied {
+	if mustCopy {
 		p = append([]byte(nil), p...)
 	}
 	w.queue = append(w.queue, p)
