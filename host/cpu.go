@@ -33,6 +33,11 @@ func (p *process) takeCPU() bool {
 	default:
 		select {
 		case p.h.cpus <- struct{}{}:
+			// Woken by the process that gave the token up, this one
+			// would run next on that CPU, ahead of the goroutines
+			// already runnable (the control API's among them); it
+			// takes its turn behind them instead.
+			runtime.Gosched()
 		case <-p.killCh:
 			return false
 		}
