@@ -16,7 +16,10 @@
 // attackers hold TCP connections with half-sent bodies and without the
 // token. A monitor samples the node's RSS (VmRSS) every 100 ms, and a
 // probe, a process of its own as an operator's client would be, times
-// `modules` every 100 ms.
+// `modules` every 100 ms. The clients stand for clients on other
+// machines: they run at a lower priority (-nice, 10 by default) than the
+// node and the probe, so that on a machine of two cores the load
+// generator does not take the CPUs from what it measures.
 //
 // It exits 1 when the node's RSS went past the budget plus a quarter, a
 // `modules` took longer than 100 ms, the node died or logged a panic, or a
@@ -55,6 +58,7 @@ func main() {
 	budgetFlag := flag.String("budget", "512MiB", "the node's --memory-budget")
 	clients := flag.Int("clients", 200, "concurrent clients")
 	slow := flag.Int("slow", 20, "slow attackers holding TCP connections")
+	nice := flag.Int("nice", 10, "the clients' niceness (0: the node's priority); the node and the probe keep theirs")
 	skipFlag := flag.String("skip", "", "comma-separated kinds of request the clients do not make (see the report)")
 	hostileFlag := flag.String("hostile", strings.Join(hostile, ","), "the hog entry points the spawn requests start")
 	probeSock := flag.String("probe", "", "(internal) time `modules` on the node at SOCKET every 100 ms, one line per request, until stdin closes")
@@ -74,7 +78,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(2)
 	}
-	ok, err := run(*duration, *budgetFlag, budget, *clients, *slow)
+	ok, err := run(*duration, *budgetFlag, budget, *clients, *slow, *nice)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
@@ -117,6 +121,30 @@ func probe(sock string) {
 		}
 		fmt.Println(d.Nanoseconds())
 	}
+}
+
+// lowerPriority sets the niceness of every thread of this process (Linux
+// keeps it per thread; threads made later inherit it from the thread that
+// makes them), so that the load generator, which stands for clients on
+// other machines, does not take the CPUs from the node it measures. Two
+// rounds catch a thread started during the first.
+func lowerPriority(niceness int) error {
+	for range 2 {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return fmt.Errorf("-nice: %w", err)
+		}
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil {
+				continue
+			}
+			if err := syscall.Setpriority(syscall.PRIO_PROCESS, tid, niceness); err != nil && !errors.Is(err, syscall.ESRCH) {
+				return fmt.Errorf("-nice %d: thread %d: %w", niceness, tid, err)
+			}
+		}
+	}
+	return nil
 }
 
 // parseMiB reads the budget (NMiB or NGiB) for the report.
@@ -259,7 +287,7 @@ func (s *stats) record(op string, err error) {
 
 var wasm = guestexamples.Wasm
 
-func run(d time.Duration, budgetFlag string, budget int64, clients, slow int) (bool, error) {
+func run(d time.Duration, budgetFlag string, budget int64, clients, slow, niceness int) (bool, error) {
 	dir, err := os.MkdirTemp("", "wasmhot-soak")
 	if err != nil {
 		return false, err
@@ -288,20 +316,10 @@ func run(d time.Duration, budgetFlag string, budget int64, clients, slow int) (b
 	}}); err != nil {
 		return false, fmt.Errorf("load the guests: %w", err)
 	}
-	fmt.Printf("soak: node pid %d, budget %s, %d clients, %d slow attackers, %v\n", n.cmd.Process.Pid, budgetFlag, clients, slow, d)
+	fmt.Printf("soak: node pid %d, budget %s, %d clients, %d slow attackers at nice %d, %v\n", n.cmd.Process.Pid, budgetFlag, clients, slow, niceness, d)
 
-	runCtx, stop := context.WithTimeout(ctx, d)
-	defer stop()
-	st := &stats{ops: map[string]int{}, codes: map[string]int{}}
-	var wg sync.WaitGroup
-	for i := range clients {
-		wg.Go(func() { client(runCtx, n, i, st) })
-	}
-	for i := range slow {
-		wg.Go(func() { slowAttacker(runCtx, n.addr, i) })
-	}
-
-	// The monitor: RSS here, `modules` in a process of its own.
+	// The monitor: RSS here, `modules` in a process of its own, started
+	// before this process lowers its priority, which children inherit.
 	probeCmd := exec.Command(os.Args[0], "-probe", n.sock)
 	probeIn, err := probeCmd.StdinPipe()
 	if err != nil {
@@ -313,6 +331,21 @@ func run(d time.Duration, budgetFlag string, budget int64, clients, slow int) (b
 	}
 	if err := probeCmd.Start(); err != nil {
 		return false, err
+	}
+	if niceness != 0 {
+		if err := lowerPriority(niceness); err != nil {
+			return false, err
+		}
+	}
+	runCtx, stop := context.WithTimeout(ctx, d)
+	defer stop()
+	st := &stats{ops: map[string]int{}, codes: map[string]int{}}
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Go(func() { client(runCtx, n, i, st) })
+	}
+	for i := range slow {
+		wg.Go(func() { slowAttacker(runCtx, n.addr, i) })
 	}
 	samples := make(chan string, 64)
 	go func() {
