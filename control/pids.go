@@ -1,8 +1,11 @@
 package control
 
 import (
+	"bytes"
+	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -30,11 +33,14 @@ func (s *Server) resolvePID(arg string) (host.PID, error) {
 		return host.PID{}, badRequest("bad pid %s: want a uuid, or a unique prefix of one of at least %d hex digits", modules.Excerpt(arg), MinPIDPrefix)
 	}
 	var found []host.PID
-	for _, p := range s.opts.Host.Processes() {
-		if strings.HasPrefix(strings.ReplaceAll(p.PID.String(), "-", ""), prefix) {
-			found = append(found, p.PID)
+	var digits [32]byte
+	for _, pid := range s.opts.Host.PIDs() {
+		hex.Encode(digits[:], pid[:])
+		if string(digits[:len(prefix)]) == prefix {
+			found = append(found, pid)
 		}
 	}
+	slices.SortFunc(found, func(a, b host.PID) int { return bytes.Compare(a[:], b[:]) })
 	switch len(found) {
 	case 1:
 		return found[0], nil

@@ -59,6 +59,17 @@ func (h *Host) Processes() []ProcessInfo {
 	return out
 }
 
+// PIDs lists the pids of the processes Processes lists, in no order,
+// without describing them: what a lookup by pid prefix needs.
+func (h *Host) PIDs() []PID {
+	ps := h.procs.all()
+	out := make([]PID, len(ps))
+	for i, p := range ps {
+		out[i] = p.id
+	}
+	return out
+}
+
 func (h *Host) proc(pid PID) (*process, error) {
 	p := h.procs.byPID(pid)
 	if p == nil {

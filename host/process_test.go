@@ -208,6 +208,9 @@ func TestPurgeThousandProcesses(t *testing.T) {
 		for i := range pids {
 			pids[i] = n.Spawn("a", "run_local", "")
 		}
+		if got := n.H.PIDs(); !sameSet(got, pids) {
+			t.Fatalf("PIDs: %d pids, not the %d spawned", len(got), len(pids))
+		}
 		n.Load("a", wasm("a_loop_v2"))
 		res, err := n.H.Purge(ctx, "a")
 		if err != nil || res.Killed != 1000 {
@@ -240,6 +243,23 @@ func TestPurgeThousandProcesses(t *testing.T) {
 		buf := make([]byte, 1<<16)
 		t.Fatalf("goroutines: %d before, %d after\n%s", before, after, buf[:runtime.Stack(buf, true)])
 	}
+}
+
+// sameSet says whether a and b hold the same pids, in any order.
+func sameSet(a, b []host.PID) bool {
+	in := make(map[host.PID]bool, len(a))
+	for _, p := range a {
+		in[p] = true
+	}
+	if len(in) != len(a) || len(a) != len(b) {
+		return false
+	}
+	for _, p := range b {
+		if !in[p] {
+			return false
+		}
+	}
+	return true
 }
 
 // TestMailboxBytes: a mailbox refuses messages past its byte bound with
