@@ -234,7 +234,7 @@ func (s *Server) procs(w http.ResponseWriter, r *http.Request) (any, error) {
 			res.Processes = append(res.Processes, processJSON(p))
 		}
 	}
-	return res, nil
+	return procsAnswer(res.Processes), nil
 }
 
 func (s *Server) kill(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -238,6 +238,9 @@ func encoded(res any, err error) (any, error) {
 	if err != nil || res == nil {
 		return res, err
 	}
+	if b, ok := res.(jsonAnswer); ok { // encoded by the handler
+		return b, nil
+	}
 	b, err := json.Marshal(res)
 	if err != nil {
 		return nil, err
