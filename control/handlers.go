@@ -211,9 +211,9 @@ func (s *Server) procs(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := ProcsResponse{Processes: []Process{}}
 	if pids := r.URL.Query()["pid"]; len(pids) > 0 {
 		// Those processes, exited or not, in the order asked.
+		procs := make([]Process, 0, len(pids))
 		for _, arg := range pids {
 			pid, err := s.resolvePID(arg)
 			if err != nil {
@@ -223,18 +223,18 @@ func (s *Server) procs(w http.ResponseWriter, r *http.Request) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			res.Processes = append(res.Processes, processJSON(p))
+			procs = append(procs, processJSON(p))
 		}
-		return res, nil
+		return procsAnswer(procs), nil
 	}
 	ps := s.opts.Host.Processes()
-	res.Processes = make([]Process, 0, len(ps))
+	procs := make([]Process, 0, len(ps))
 	for _, p := range ps {
 		if all || p.Status != host.Exited {
-			res.Processes = append(res.Processes, processJSON(p))
+			procs = append(procs, processJSON(p))
 		}
 	}
-	return procsAnswer(res.Processes), nil
+	return procsAnswer(procs), nil
 }
 
 func (s *Server) kill(w http.ResponseWriter, r *http.Request) (any, error) {
